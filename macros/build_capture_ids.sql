@@ -1,0 +1,48 @@
+{#
+    The captures this invocation builds, as a validated list of ids: those of var `run_id`, or,
+    without it, every capture whose current status is still `loaded`; narrowed by the optional
+    `start`, `end` and `tiers` vars. Models render the list as literals (see
+    `captures_in_build`), so every capture-keyed model and test touches only these captures.
+#}
+{% macro build_capture_ids() %}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set v = build_vars() -%}
+    {%- set captures = source('finra', 'captures') -%}
+    {%- set events = source('finra', 'capture_events') -%}
+    {%- set query -%}
+        select c.capture_id
+        from {{ captures }} as c
+        where
+            {% if v.run_id is not none -%}
+                c.run_id = '{{ v.run_id }}'
+            {%- else -%}
+                c.capture_id in (
+                    select capture_id from ({{ current_capture_events_sql(events) }}) as current_events
+                    where status = 'loaded'
+                )
+            {%- endif %}
+            {% if v.start is not none %}and c.week_ending >= cast('{{ v.start }}' as date){% endif %}
+            {% if v.end is not none %}and c.week_ending <= cast('{{ v.end }}' as date){% endif %}
+            {% if v.tiers %}and c.tier in ('{{ v.tiers | join("', '") }}'){% endif %}
+        order by c.capture_id
+    {%- endset -%}
+    {%- set ids = run_query(query).columns[0].values() | list -%}
+    {%- for capture_id in ids -%}
+        {%- if not modules.re.fullmatch('(NMS_TIER_1|NMS_TIER_2|OTC):[0-9]{4}-[0-9]{2}-[0-9]{2}:[0-9]{8}T[0-9]{12}Z', capture_id) -%}
+            {{ exceptions.raise_compiler_error("raw.captures holds a malformed capture id: " ~ capture_id) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(ids) }}
+{% endmacro %}
+
+{#- A boolean SQL expression: `column` is one of the captures being built. -#}
+{% macro captures_in_build(column='capture_id') %}
+    {%- set ids = build_capture_ids() -%}
+    {%- if ids -%}
+        {{ column }} in ('{{ ids | join("', '") }}')
+    {%- else -%}
+        1 = 0
+    {%- endif -%}
+{% endmacro %}

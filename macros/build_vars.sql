@@ -1,0 +1,27 @@
+{#
+    Reads and validates the dbt vars that select what a build covers. Nothing a user passes is
+    pasted into SQL before it has matched a strict pattern, so a var can never change the SQL.
+#}
+{% macro build_vars() %}
+    {%- set run_id = var('run_id', none) -%}
+    {%- set start = var('start', none) -%}
+    {%- set end = var('end', none) -%}
+    {%- set tiers = var('tiers', none) -%}
+    {%- if run_id is not none and not modules.re.fullmatch('run_[0-9]{8}T[0-9]{12}Z', run_id | string) -%}
+        {{ exceptions.raise_compiler_error("var run_id " ~ (run_id | string) ~ " is not a run id (run_YYYYMMDDTHHMMSSffffffZ)") }}
+    {%- endif -%}
+    {%- for name, value in [('start', start), ('end', end)] -%}
+        {%- if value is not none and not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', value | string) -%}
+            {{ exceptions.raise_compiler_error("var " ~ name ~ " " ~ (value | string) ~ " is not an ISO date (YYYY-MM-DD)") }}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if tiers is string -%}
+        {%- set tiers = [tiers] -%}
+    {%- endif -%}
+    {%- for tier in (tiers or []) -%}
+        {%- if tier not in ['NMS_TIER_1', 'NMS_TIER_2', 'OTC'] -%}
+            {{ exceptions.raise_compiler_error("var tiers: " ~ (tier | string) ~ " is not a canonical tier (NMS_TIER_1, NMS_TIER_2, OTC)") }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return({'run_id': run_id, 'start': start, 'end': end, 'tiers': tiers}) }}
+{% endmacro %}

@@ -1,0 +1,34 @@
+{#
+    A subquery over the append-only capture events log: each capture's newest event, i.e. its
+    current status (capture_id, run_id, status, event_at, detail). Status is never updated in
+    place; the newest event wins, ties broken by the precedence of DOMAIN.md §3.
+#}
+{% macro current_capture_events_sql(events_relation) %}
+    select
+        capture_id,
+        run_id,
+        status,
+        event_at,
+        detail
+    from (
+        select
+            capture_id,
+            run_id,
+            status,
+            event_at,
+            detail,
+            row_number() over (
+                partition by capture_id
+                order by
+                    event_at desc,
+                    case status
+                        when 'rolled_back' then 4
+                        when 'failed' then 3
+                        when 'published' then 2
+                        else 1
+                    end desc
+            ) as event_rank
+        from {{ events_relation }}
+    ) as ranked_events
+    where event_rank = 1
+{% endmacro %}

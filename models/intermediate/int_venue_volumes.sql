@@ -1,0 +1,35 @@
+with
+
+accepted_rows as (
+    select
+        capture_id,
+        week_ending,
+        tier,
+        symbol,
+        issue_name,
+        mpid,
+        venue_name,
+        total_shares,
+        total_trades
+    from {{ ref('stg_finra__rows_validated') }}
+    where {{ captures_in_build() }} and is_accepted
+),
+
+final as (
+    select
+        capture_id,
+        week_ending,
+        tier,
+        symbol,
+        issue_name,
+        mpid,
+        venue_name,
+        total_shares,
+        total_trades,
+        case
+            when total_trades <> 0 then cast(total_shares as double) / total_trades
+        end as avg_trade_size
+    from accepted_rows
+)
+
+select * from final

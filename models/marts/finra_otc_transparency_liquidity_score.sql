@@ -1,0 +1,79 @@
+{#
+    One row per selected calc version (DOMAIN.md §5); versions coexist in the table.
+    v1 = round(avg_trade_size, 2) x venue_count, computed exactly as DECIMAL(18, 2);
+    v2 = log10(total_volume + 1) x log10(total_trades + 1) x log10(venue_count + 1).
+    The column is DOUBLE so that both versions fit; v1 values are whole cents.
+#}
+{% set versions = selected_calc_versions('liquidity_score') %}
+
+with
+
+symbol_weeks as (
+    select
+        capture_id,
+        week_ending,
+        tier,
+        symbol,
+        total_volume,
+        total_trades,
+        venue_count,
+        avg_trade_size
+    from {{ ref('int_symbol_weeks_summarized') }}
+    where {{ captures_in_build() }}
+),
+
+captures as (
+    select
+        capture_id,
+        captured_at
+    from {{ ref('stg_finra__captures') }}
+    where {{ captures_in_build() }}
+),
+
+calc_versions as (
+    select
+        calc_name,
+        version as calc_version
+    from {{ ref('calc_versions') }}
+    where
+        calc_name = 'liquidity_score'
+        and version in ({% for version in versions %}'{{ version }}'{% if not loop.last %}, {% endif %}{% else %}''{% endfor %})
+),
+
+scores_computed as (
+    select
+        symbol_weeks.capture_id,
+        symbol_weeks.week_ending,
+        symbol_weeks.tier,
+        symbol_weeks.symbol,
+        calc_versions.calc_name,
+        calc_versions.calc_version,
+        case calc_versions.calc_version
+            when 'v1' then cast(
+                cast(round(symbol_weeks.avg_trade_size, 2) as decimal(18, 2))
+                * symbol_weeks.venue_count as decimal(18, 2)
+            )
+            when 'v2' then
+                log10(symbol_weeks.total_volume + 1)
+                * log10(symbol_weeks.total_trades + 1)
+                * log10(symbol_weeks.venue_count + 1)
+        end as liquidity_score
+    from symbol_weeks
+    cross join calc_versions
+),
+
+final as (
+    select
+        scores_computed.capture_id,
+        captures.captured_at,
+        scores_computed.week_ending,
+        scores_computed.tier,
+        scores_computed.symbol,
+        scores_computed.calc_name,
+        scores_computed.calc_version,
+        cast(scores_computed.liquidity_score as double) as liquidity_score
+    from scores_computed
+    inner join captures on scores_computed.capture_id = captures.capture_id
+)
+
+select * from final

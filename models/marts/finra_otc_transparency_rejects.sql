@@ -1,0 +1,40 @@
+with
+
+validated_rows as (
+    select
+        capture_id,
+        week_ending,
+        tier,
+        line_number,
+        raw_line,
+        reason_code,
+        reason_codes
+    from {{ ref('stg_finra__rows_validated') }}
+    where {{ captures_in_build() }} and not is_accepted
+),
+
+captures as (
+    select
+        capture_id,
+        captured_at,
+        source_file
+    from {{ ref('stg_finra__captures') }}
+    where {{ captures_in_build() }}
+),
+
+final as (
+    select
+        validated_rows.capture_id,
+        captures.captured_at,
+        validated_rows.week_ending,
+        validated_rows.tier,
+        captures.source_file,
+        validated_rows.line_number,
+        validated_rows.raw_line,
+        validated_rows.reason_code,
+        validated_rows.reason_codes
+    from validated_rows
+    inner join captures on validated_rows.capture_id = captures.capture_id
+)
+
+select * from final

@@ -1,0 +1,88 @@
+{#
+    hhi = sum(v^2) / (sum v)^2 with exact 38-digit integer numerator and denominator and one
+    final division (DOMAIN.md §4); 0 when the symbol traded no shares.
+#}
+
+with
+
+venue_volumes as (
+    select
+        capture_id,
+        week_ending,
+        tier,
+        symbol,
+        mpid,
+        total_shares
+    from {{ ref('int_venue_volumes') }}
+    where {{ captures_in_build() }}
+),
+
+captures as (
+    select
+        capture_id,
+        captured_at
+    from {{ ref('stg_finra__captures') }}
+    where {{ captures_in_build() }}
+),
+
+venues_ranked as (
+    select
+        capture_id,
+        week_ending,
+        tier,
+        symbol,
+        mpid,
+        total_shares,
+        row_number() over (
+            partition by capture_id, symbol
+            order by total_shares desc, mpid asc
+        ) as venue_rank
+    from venue_volumes
+),
+
+symbols_aggregated as (
+    select
+        capture_id,
+        week_ending,
+        tier,
+        symbol,
+        count(distinct mpid) as venue_count,
+        sum({{ exact_integer('total_shares') }} * {{ exact_integer('total_shares') }}) as sum_squared_volume,
+        sum({{ exact_integer('total_shares') }}) as total_volume,
+        max(case when venue_rank = 1 then mpid end) as top_mpid,
+        sum(case when venue_rank = 1 then total_shares else 0 end) as top_volume,
+        sum(case when venue_rank <= 3 then total_shares else 0 end) as top3_volume
+    from venues_ranked
+    group by capture_id, week_ending, tier, symbol
+),
+
+final as (
+    select
+        symbols_aggregated.capture_id,
+        captures.captured_at,
+        symbols_aggregated.week_ending,
+        symbols_aggregated.tier,
+        symbols_aggregated.symbol,
+        symbols_aggregated.venue_count,
+        case
+            when symbols_aggregated.total_volume > 0
+                then cast(symbols_aggregated.sum_squared_volume as double)
+                / cast(symbols_aggregated.total_volume * symbols_aggregated.total_volume as double)
+            else 0.0
+        end as hhi,
+        symbols_aggregated.top_mpid,
+        case
+            when symbols_aggregated.total_volume > 0
+                then cast(symbols_aggregated.top_volume as double) / cast(symbols_aggregated.total_volume as double)
+            else 0.0
+        end as top_venue_share,
+        case
+            when symbols_aggregated.total_volume > 0
+                then cast(symbols_aggregated.top3_volume as double) / cast(symbols_aggregated.total_volume as double)
+            else 0.0
+        end as top3_share
+    from symbols_aggregated
+    inner join captures on symbols_aggregated.capture_id = captures.capture_id
+)
+
+select * from final

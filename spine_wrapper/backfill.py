@@ -1,0 +1,221 @@
+"""The data path, top-down: plan -> load -> dbt build -> publication result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from . import dbt, ledger
+from .discover import SourceFile, discover
+from .load import Capture, capture_id_for, file_digest, load_captures, new_run_stamp
+from .warehouse import connect
+from .weeks import fridays
+
+WINDOW_DAYS = 35  # a 6-week window reaches 5 Fridays back
+
+NEW = "new"
+REVISED = "revised"
+STALE = "stale"
+UP_TO_DATE = "up to date"
+MISSING = "missing file"
+FAILED_EARLIER = "failed earlier"
+FILE_ERROR = "file error"
+TO_LOAD = (NEW, REVISED, STALE, FAILED_EARLIER)
+
+
+@dataclass
+class Partition:
+    """One (week, tier) of a backfill: what the plan decided and, later, what happened."""
+
+    week_ending: date
+    tier: str
+    action: str
+    source: SourceFile | None = None
+    detail: str = ""
+    capture_id: str | None = None
+    status: str | None = None
+    rows_read: int | None = None
+    rows_accepted: int | None = None
+    rows_rejected: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "published" or self.action == UP_TO_DATE
+
+
+@dataclass
+class BackfillResult:
+    """A backfill's partitions, the dbt nodes that failed or warned, files that were skipped."""
+
+    run_id: str | None
+    partitions: list[Partition]
+    failed_nodes: list[dbt.NodeResult] = field(default_factory=list)
+    warned_nodes: list[dbt.NodeResult] = field(default_factory=list)
+    skipped_files: list[SourceFile] = field(default_factory=list)
+    dbt_error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(p.ok for p in self.partitions) and self.dbt_error is None
+
+
+def plan(
+    db_path: Path,
+    start: date,
+    end: date,
+    tiers: list[str],
+    source_dir: Path,
+    calc_versions: dict[str, str],
+    force: bool = False,
+) -> tuple[list[Partition], list[SourceFile]]:
+    """Decide per (week, tier) what a backfill would do. Writes nothing."""
+    files = discover(source_dir)
+    by_partition: dict[tuple[date, str], list[SourceFile]] = {}
+    skipped: list[SourceFile] = []
+    for found in files:
+        if found.identified:
+            by_partition.setdefault((found.week_ending, found.tier), []).append(found)
+        else:
+            skipped.append(found)
+    published: dict[tuple[date, str], ledger.PublishedCapture] = {}
+    statuses: dict[tuple[date, str], str] = {}
+    if db_path.exists():
+        with connect(db_path, read_only=True) as con:
+            published = ledger.latest_published(con, start, end, tiers)
+            statuses = ledger.newest_status(con, start, end, tiers)
+    partitions: list[Partition] = []
+    reloading: dict[str, list[date]] = {tier: [] for tier in tiers}
+    for week in fridays(start, end):
+        for tier in tiers:
+            partition = _decide(
+                week,
+                tier,
+                by_partition.get((week, tier), []),
+                published,
+                statuses,
+                calc_versions,
+                force,
+                reloading[tier],
+            )
+            if partition.action in TO_LOAD:
+                reloading[tier].append(week)
+            partitions.append(partition)
+    return partitions, skipped
+
+
+def _decide(
+    week: date,
+    tier: str,
+    candidates: list[SourceFile],
+    published: dict[tuple[date, str], ledger.PublishedCapture],
+    statuses: dict[tuple[date, str], str],
+    calc_versions: dict[str, str],
+    force: bool,
+    reloading: list[date],
+) -> Partition:
+    if not candidates:
+        return Partition(week, tier, MISSING, detail="no file for this week and tier")
+    if len(candidates) > 1:
+        names = ", ".join(str(c.path) for c in candidates)
+        return Partition(week, tier, FILE_ERROR, detail=f"two or more files for it: {names}")
+    source = candidates[0]
+    if source.error:
+        return Partition(week, tier, FILE_ERROR, source, detail=f"{source.path} {source.error}")
+    latest = published.get((week, tier))
+    if latest is None:
+        failed = statuses.get((week, tier)) == "failed"
+        return Partition(week, tier, FAILED_EARLIER if failed else NEW, source)
+    if force:
+        return Partition(week, tier, NEW, source, detail="--force")
+    if file_digest(source.path) != latest.file_sha256:
+        return Partition(
+            week, tier, REVISED, source, detail="file changed since its latest capture"
+        )
+    if latest.calc_versions != calc_versions:
+        return Partition(week, tier, REVISED, source, detail="calc versions changed")
+    earlier = [w for w in reloading if week - timedelta(days=WINDOW_DAYS) <= w < week]
+    if earlier:
+        return Partition(week, tier, STALE, source, detail=f"window includes reloaded {earlier[0]}")
+    for window_week, input_id in latest.window_inputs.items():
+        current = published.get((window_week, tier))
+        if window_week != week and (current.capture_id if current else None) != input_id:
+            return Partition(week, tier, STALE, source, detail=f"window read an old {window_week}")
+    return Partition(week, tier, UP_TO_DATE, source, capture_id=latest.capture_id)
+
+
+def load(db_path: Path, partitions: list[Partition], calc_versions: dict[str, str]) -> str | None:
+    """Load every partition the plan marked to load under one new run; returns the run id."""
+    chosen = [p for p in partitions if p.action in TO_LOAD]
+    if not chosen:
+        return None
+    now = datetime.now(UTC)
+    stamp = new_run_stamp(now)
+    run_id = f"run_{stamp}"
+    captures = []
+    for p in chosen:
+        assert p.source is not None
+        p.capture_id = capture_id_for(p.tier, p.week_ending.isoformat(), stamp)
+        captures.append(Capture(p.capture_id, run_id, p.source, file_digest(p.source.path)))
+    with connect(db_path) as con:
+        counts = load_captures(con, captures, calc_versions, now.replace(tzinfo=None))
+    for p in chosen:
+        p.status, p.rows_read = "loaded", counts.get(p.capture_id)
+    return run_id
+
+
+def build(
+    db_path: Path,
+    run_id: str,
+    start: date,
+    end: date,
+    tiers: list[str],
+    calc_versions: dict[str, str],
+    on_event: Callable[[object], None] | None = None,
+) -> dbt.DbtOutcome:
+    """One `dbt build` over every capture of the run (set-based, all weeks at once)."""
+    dbt_vars = {
+        "run_id": run_id,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "tiers": tiers,
+        "calc_versions": calc_versions,
+    }
+    return dbt.invoke("build", db_path, dbt_vars, on_event=on_event)
+
+
+def collect(db_path: Path, partitions: list[Partition]) -> None:
+    """Read back each loaded partition's status and row counts from the captures model."""
+    ids = [p.capture_id for p in partitions if p.capture_id and p.action in TO_LOAD]
+    with connect(db_path, read_only=True) as con:
+        rows = {row[0]: row for row in ledger.capture_rows(con, ids)}
+    for p in partitions:
+        row = rows.get(p.capture_id or "")
+        if row and p.action in TO_LOAD:
+            _, p.status, p.rows_read, p.rows_accepted, p.rows_rejected, detail = row
+            if p.status == "failed":
+                p.detail = detail or ""
+
+
+def backfill(
+    db_path: Path,
+    start: date,
+    end: date,
+    tiers: list[str],
+    source_dir: Path,
+    calc_versions: dict[str, str],
+    force: bool = False,
+) -> BackfillResult:
+    """Plan, load the partitions that need it under one run, build them, report the outcome."""
+    partitions, skipped = plan(db_path, start, end, tiers, source_dir, calc_versions, force)
+    run_id = load(db_path, partitions, calc_versions)
+    result = BackfillResult(run_id, partitions, skipped_files=skipped)
+    if run_id is None:
+        return result
+    outcome = build(db_path, run_id, start, end, tiers, calc_versions)
+    result.failed_nodes, result.warned_nodes = outcome.failed, outcome.warned
+    if outcome.exception:
+        result.dbt_error = outcome.exception
+    collect(db_path, partitions)
+    return result

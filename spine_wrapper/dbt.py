@@ -1,0 +1,125 @@
+"""The one place that invokes dbt: in-process through dbtRunner, results read from its result."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .paths import PROJECT_DIR
+
+ERROR_STATUSES = {"error", "fail", "runtime error"}
+
+
+@dataclass
+class NodeResult:
+    """One dbt node's outcome, as dbt reported it."""
+
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str
+    failures: int | None
+    message: str | None
+    compiled_sql: str | None = None
+
+
+@dataclass
+class DbtOutcome:
+    """What a dbt invocation did: success flag, every node's result, the exception if any."""
+
+    success: bool
+    nodes: list[NodeResult] = field(default_factory=list)
+    exception: str | None = None
+
+    @property
+    def failed(self) -> list[NodeResult]:
+        return [node for node in self.nodes if node.status in ERROR_STATUSES]
+
+    @property
+    def warned(self) -> list[NodeResult]:
+        return [node for node in self.nodes if node.status == "warn"]
+
+
+@contextmanager
+def _environment(db_path: Path, target: str) -> Any:
+    saved = {key: os.environ.get(key) for key in ("SPINE_DB", "SPINE_TARGET", "DO_NOT_TRACK")}
+    os.environ.update({"SPINE_DB": str(db_path), "SPINE_TARGET": target, "DO_NOT_TRACK": "1"})
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _release_duckdb() -> None:
+    """dbt-duckdb keeps its database open after an in-process run; close it so others can write."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # another adapter
+        return
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        env.close()
+    DuckDBConnectionManager.close_all_connections()
+
+
+def invoke(
+    command: str,
+    db_path: Path,
+    dbt_vars: dict[str, Any] | None = None,
+    *,
+    target: str = "duckdb",
+    extra_args: list[str] | None = None,
+    on_event: Callable[[Any], None] | None = None,
+) -> DbtOutcome:
+    """Run one dbt command (`build`, `run`, `docs generate`, ...) against `db_path`."""
+    from dbt.cli.main import dbtRunner
+
+    args = [
+        *command.split(),
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(PROJECT_DIR),
+        "--target",
+        target,
+        "--quiet" if on_event is None else "--log-level=info",
+        "--no-use-colors",
+    ]
+    if dbt_vars:
+        args += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
+    args += extra_args or []
+    runner = dbtRunner(callbacks=[on_event] if on_event else [])
+    with _environment(db_path, target):
+        try:
+            result = runner.invoke(args)
+        finally:
+            _release_duckdb()
+    return _outcome(result)
+
+
+def _outcome(result: Any) -> DbtOutcome:
+    nodes: list[NodeResult] = []
+    for item in getattr(result.result, "results", None) or []:
+        node = item.node
+        nodes.append(
+            NodeResult(
+                unique_id=node.unique_id,
+                name=node.name,
+                resource_type=str(node.resource_type),
+                status=str(item.status),
+                failures=item.failures,
+                message=item.message,
+                compiled_sql=getattr(node, "compiled_code", None),
+            )
+        )
+    exception = str(result.exception) if result.exception else None
+    return DbtOutcome(success=bool(result.success), nodes=nodes, exception=exception)

@@ -1,0 +1,209 @@
+"""Files -> raw rows: one capture per (week, tier), loaded set-based in one transaction."""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from .discover import SourceFile
+
+RAW_FIELDS = (
+    "tier",
+    "week_ending",
+    "last_update_date",
+    "symbol",
+    "issue_name",
+    "venue_name",
+    "mpid",
+    "shares",
+    "trades",
+)
+# raw.finra_rows column of each raw field (names that are not `<field>_raw` are kept as given)
+RAW_COLUMNS = {
+    "issue_name": "issue_name",
+    "venue_name": "venue_name",
+}
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One (week, tier) loaded from one file in one run."""
+
+    capture_id: str
+    run_id: str
+    source: SourceFile
+    file_sha256: str
+
+
+def new_run_stamp(now: datetime | None = None) -> str:
+    """A sortable UTC stamp shared by a run's id and its capture ids."""
+    return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def capture_id_for(tier: str, week: str, stamp: str) -> str:
+    return f"{tier}:{week}:{stamp}"
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of the file's bytes, checking on the way that its text is UTF-8.
+
+    Raises UnicodeDecodeError (with the byte offset) for text that DuckDB could not read.
+    """
+    digest = hashlib.sha256()
+    opener = gzip.open if path.suffix == ".gz" else open
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with opener(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            decoder.decode(chunk)
+    decoder.decode(b"", final=True)
+    return digest.hexdigest()
+
+
+def _readable_copy(path: Path, scratch: Path) -> Path:
+    """DuckDB's read_text does not decompress: give it a plain copy of a .gz file."""
+    if path.suffix != ".gz":
+        return path
+    target = scratch / f"{len(list(scratch.iterdir()))}_{path.stem}"
+    with gzip.open(path, "rb") as source, target.open("wb") as sink:
+        shutil.copyfileobj(source, sink)
+    return target
+
+
+def load_captures(
+    con: duckdb.DuckDBPyConnection,
+    captures: list[Capture],
+    calc_versions: dict[str, str],
+    captured_at: datetime,
+) -> dict[str, int]:
+    """Insert the data lines of every capture's file into raw.finra_rows, set-based.
+
+    One statement reads all files (physical line numbers, BOM and CR stripped, blank lines
+    skipped but counted), then the captures and their `loaded` events are recorded, all in one
+    transaction: a load that is killed leaves nothing behind. Returns rows read per capture.
+    """
+    if not captures:
+        return {}
+    with tempfile.TemporaryDirectory(prefix="spine-load-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        files = [
+            (
+                str(_readable_copy(c.source.path, scratch)),
+                c.capture_id,
+                c.run_id,
+                c.source.week_ending.isoformat(),
+                c.source.tier,
+                str(c.source.path),
+                c.file_sha256,
+                c.source.layout,
+                c.source.field_count,
+                *(c.source.columns.get(name) for name in RAW_FIELDS),
+            )
+            for c in captures
+        ]
+        con.execute("begin transaction")
+        try:
+            con.execute(
+                "create or replace temp table load_files (read_path varchar, capture_id varchar,"
+                " run_id varchar, week_ending date, tier varchar, source_file varchar,"
+                " file_sha256 varchar, layout varchar, field_count integer, "
+                + ", ".join(f"pos_{name} integer" for name in RAW_FIELDS)
+                + ")"
+            )
+            con.executemany(
+                f"insert into load_files values ({', '.join(['?'] * len(files[0]))})", files
+            )
+            con.execute(_INSERT_ROWS, [[row[0] for row in files]])
+            con.execute(_INSERT_CAPTURES, [json.dumps(calc_versions, sort_keys=True), captured_at])
+            con.execute(_INSERT_EVENTS, [captured_at])
+            counts = dict(
+                con.execute(
+                    "select capture_id, rows_read from raw.captures"
+                    " where capture_id in (select capture_id from load_files)"
+                ).fetchall()
+            )
+            con.execute("drop table load_files")
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    return counts
+
+
+_FIELD_SELECT = ",\n".join(
+    f"    fields[pos_{name}] as {RAW_COLUMNS.get(name, name + '_raw')}" for name in RAW_FIELDS
+)
+
+_INSERT_ROWS = f"""
+insert into raw.finra_rows
+with texts as (
+    select filename, string_split(content, chr(10)) as lines
+    from read_text(?)
+),
+numbered as (
+    select
+        f.capture_id,
+        {", ".join(f"f.pos_{name}" for name in RAW_FIELDS)},
+        unnest(t.lines) as line,
+        generate_subscripts(t.lines, 1) as line_number
+    from texts as t
+    inner join load_files as f on t.filename = f.read_path
+),
+cleaned as (
+    select
+        *,
+        rtrim(case when line_number = 1 then ltrim(line, chr(65279)) else line end, chr(13))
+            as raw_line
+    from numbered
+),
+split as (
+    select *, string_split(raw_line, '|') as fields
+    from cleaned
+    where line_number > 1 and trim(raw_line) <> ''
+)
+select
+    capture_id,
+    line_number,
+    raw_line,
+    len(fields) as field_count,
+{_FIELD_SELECT}
+from split
+"""
+
+_INSERT_CAPTURES = """
+insert into raw.captures
+select
+    f.capture_id,
+    f.run_id,
+    f.week_ending,
+    f.tier,
+    f.source_file,
+    f.file_sha256,
+    f.layout,
+    f.field_count,
+    coalesce(n.rows_read, 0),
+    ?,
+    ?
+from load_files as f
+left join (
+    select capture_id, count(*) as rows_read
+    from raw.finra_rows
+    where capture_id in (select capture_id from load_files)
+    group by capture_id
+) as n on f.capture_id = n.capture_id
+"""
+
+_INSERT_EVENTS = """
+insert into raw.capture_events
+select capture_id, run_id, 'loaded', ?, 'loaded from ' || source_file
+from load_files
+"""

@@ -1,0 +1,94 @@
+"""Reusable Click options, each with its SPINE_* environment variable, and their parsing."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import click
+
+from . import calcs, tiers, weeks
+from .paths import DEFAULT_DB, resolve_db
+
+db_option = click.option(
+    "--db",
+    envvar="SPINE_DB",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    show_envvar=True,
+    help=f"DuckDB warehouse file (made absolute). [default: {DEFAULT_DB}]",
+)
+source_dir_option = click.option(
+    "--source-dir",
+    envvar="SPINE_SOURCE_DIR",
+    show_envvar=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="Folder scanned recursively for weekly PSV files (identified by content, not name).",
+)
+start_option = click.option("--start", help="First Friday of the range (YYYY-MM-DD).")
+end_option = click.option("--end", help="Last Friday of the range (YYYY-MM-DD), inclusive.")
+weeks_back_option = click.option(
+    "--weeks-back",
+    type=click.IntRange(min=1),
+    help="The N Fridays ending at --end (or at the last Friday on or before today).",
+)
+tier_option = click.option(
+    "--tier",
+    "tier_values",
+    multiple=True,
+    required=True,
+    help="Tier to process: NMS_TIER_1, NMS_TIER_2, OTC (any spelling, e.g. 'NMS Tier 1', T2) "
+    "or 'all'. Repeatable.",
+)
+calc_version_option = click.option(
+    "--calc-version",
+    "calc_values",
+    multiple=True,
+    metavar="CALC=vN",
+    help="Calc version to compute, e.g. liquidity_score=v2 (default: the current versions).",
+)
+wait_option = click.option(
+    "--wait", is_flag=True, help="Wait for another spine-dbt process to release the database."
+)
+
+
+def parse_range(start: str | None, end: str | None, weeks_back: int | None) -> tuple[date, date]:
+    """--start/--end (Fridays, start <= end) or --weeks-back; click.BadParameter otherwise."""
+    try:
+        end_day = weeks.require_friday(weeks.parse_date(end), "--end") if end else None
+        if weeks_back is not None:
+            if start:
+                raise click.BadParameter("--weeks-back cannot be combined with --start")
+            return weeks.weeks_back_range(weeks_back, end_day, date.today())
+        if not start or end_day is None:
+            raise click.BadParameter("give --start and --end (Fridays), or --weeks-back N")
+        start_day = weeks.require_friday(weeks.parse_date(start), "--start")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if start_day > end_day:
+        raise click.BadParameter(
+            f"--start {start_day} is after --end {end_day}; the range is start..end inclusive"
+        )
+    return start_day, end_day
+
+
+def parse_tiers(values: tuple[str, ...]) -> list[str]:
+    try:
+        return tiers.parse_tiers(values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--tier") from None
+
+
+def parse_calc_versions(values: tuple[str, ...]) -> dict[str, str]:
+    try:
+        chosen, warnings = calcs.resolve(list(values))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--calc-version") from None
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return chosen
+
+
+def database(db: Path | None) -> Path:
+    return resolve_db(db)

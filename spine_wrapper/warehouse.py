@@ -1,0 +1,117 @@
+"""The one place that opens the warehouse: path, single-writer lock, raw tables."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+RAW_DDL = (
+    "create schema if not exists raw",
+    """
+    create table if not exists raw.finra_rows (
+        capture_id varchar not null,
+        line_number integer not null,
+        raw_line varchar not null,
+        field_count integer not null,
+        tier_raw varchar,
+        week_ending_raw varchar,
+        last_update_date_raw varchar,
+        symbol_raw varchar,
+        issue_name varchar,
+        venue_name varchar,
+        mpid_raw varchar,
+        shares_raw varchar,
+        trades_raw varchar
+    )
+    """,
+    """
+    create table if not exists raw.captures (
+        capture_id varchar not null,
+        run_id varchar not null,
+        week_ending date not null,
+        tier varchar not null,
+        source_file varchar not null,
+        file_sha256 varchar not null,
+        layout varchar not null,
+        expected_field_count integer not null,
+        rows_read integer not null,
+        calc_versions varchar not null,
+        captured_at timestamp not null
+    )
+    """,
+    """
+    create table if not exists raw.capture_events (
+        capture_id varchar not null,
+        run_id varchar not null,
+        status varchar not null,
+        event_at timestamp not null,
+        detail varchar
+    )
+    """,
+)
+
+
+class WarehouseBusy(Exception):
+    """Another spine-dbt process holds the database."""
+
+
+@contextmanager
+def locked(db_path: Path, wait: bool = False) -> Iterator[None]:
+    """Hold the single-writer lock of `db_path` (a `<db>.lock` file beside it).
+
+    Raises WarehouseBusy naming the holder's PID unless `wait` is set.
+    """
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = db_path.with_name(db_path.name + ".lock")
+    with lock_path.open("a+") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if not wait:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "unknown"
+                    raise WarehouseBusy(
+                        f"database busy (held by PID {holder}): {db_path}; "
+                        "wait for it to finish or pass --wait"
+                    ) from None
+                time.sleep(0.2)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def connect(db_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the DuckDB file (creating the raw tables when writable) and always close it.
+
+    The connection must be closed before dbt runs: DuckDB allows one writer per file.
+    """
+    if read_only and not db_path.exists():
+        raise FileNotFoundError(f"no warehouse at {db_path}: run `spine-dbt backfill` first")
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(db_path), read_only=read_only)
+    try:
+        if not read_only:
+            for statement in RAW_DDL:
+                con.execute(statement)
+        yield con
+    finally:
+        con.close()

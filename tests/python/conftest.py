@@ -1,0 +1,63 @@
+"""Shared fixtures: real DuckDB files in tmp dirs, the real FINRA files when ../shared is there."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner, Result
+
+from spine_wrapper.cli import main
+from spine_wrapper.paths import PROJECT_DIR
+
+SHARED = PROJECT_DIR.parent / "shared"
+FINRA_DIR = SHARED / "data" / "finra"
+FIXTURES_DIR = SHARED / "data" / "fixtures" / "otc_fridays"
+
+
+def require(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} is not here (../shared absent)")
+    return path
+
+
+def run_cli(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+@pytest.fixture
+def cli() -> Callable[..., Result]:
+    return run_cli
+
+
+@pytest.fixture(scope="session")
+def real_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The three real FINRA files (OTC, 2025-12-12..26) backfilled once for the session."""
+    source = require(FINRA_DIR)
+    db = tmp_path_factory.mktemp("real") / "real.duckdb"
+    result = run_cli(
+        "backfill", "--start", "2025-12-12", "--end", "2025-12-26", "--tier", "OTC",
+        "--source-dir", str(source), "--db", str(db),
+    )
+    assert result.exit_code == 0, result.output
+    return db
+
+
+@pytest.fixture(scope="session")
+def fixture_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The six simplified otc_fridays fixtures (NMS Tier 1) backfilled once for the session."""
+    source = require(FIXTURES_DIR)
+    db = tmp_path_factory.mktemp("fixtures") / "fixtures.duckdb"
+    result = run_cli(
+        "backfill", "--start", "2025-11-28", "--end", "2026-01-02", "--tier", "NMS Tier 1",
+        "--source-dir", str(source), "--db", str(db),
+    )
+    assert result.exit_code == 0, result.output
+    return db
