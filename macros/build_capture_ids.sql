@@ -46,3 +46,17 @@
         1 = 0
     {%- endif -%}
 {% endmacro %}
+
+{#- A boolean SQL expression: the row's (week_ending, tier) is one a capture being built is for. -#}
+{% macro weeks_in_build(week_column='week_ending', tier_column='tier') %}
+    {%- set pairs = [] -%}
+    {%- for capture_id in build_capture_ids() -%}
+        {%- set parts = capture_id.split(':') -%}
+        {%- do pairs.append("(" ~ tier_column ~ " = '" ~ parts[0] ~ "' and " ~ week_column ~ " = cast('" ~ parts[1] ~ "' as date))") -%}
+    {%- endfor -%}
+    {%- if pairs -%}
+        ({{ pairs | unique | join(' or ') }})
+    {%- else -%}
+        1 = 0
+    {%- endif -%}
+{% endmacro %}

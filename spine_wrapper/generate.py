@@ -111,9 +111,9 @@ _LENGTHS_T2 = ((2, 4), (3, 30), (4, 60), (5, 6))
 _LENGTHS_OTC = ((3, 1), (4, 25), (5, 74))
 
 _PROFILES: dict[tuple[str, str], _Profile] = {
-    ("small", "NMS_TIER_1"): _Profile(60, 6.0, 4e6, 1.3, 90.0, 0.6, _LENGTHS_T1, 0.04),
-    ("small", "NMS_TIER_2"): _Profile(60, 5.5, 4e5, 1.6, 120.0, 0.7, _LENGTHS_T2, 0.03),
-    ("small", "OTC"): _Profile(60, 3.5, 3e4, 2.3, 600.0, 1.3, _LENGTHS_OTC, 0.0),
+    ("small", "NMS_TIER_1"): _Profile(60, 6.0, 4e6, 1.0, 90.0, 0.6, _LENGTHS_T1, 0.04),
+    ("small", "NMS_TIER_2"): _Profile(60, 5.5, 4e5, 1.2, 120.0, 0.7, _LENGTHS_T2, 0.03),
+    ("small", "OTC"): _Profile(60, 3.5, 3e4, 1.4, 600.0, 1.3, _LENGTHS_OTC, 0.0),
     ("realistic", "NMS_TIER_1"): _Profile(1920, 25.0, 4e6, 1.3, 90.0, 0.6, _LENGTHS_T1, 0.01),
     ("realistic", "NMS_TIER_2"): _Profile(6000, 9.5, 4e5, 1.6, 120.0, 0.7, _LENGTHS_T2, 0.005),
     ("realistic", "OTC"): _Profile(3420, 2.6, 3e4, 2.3, 600.0, 1.3, _LENGTHS_OTC, 0.0),
