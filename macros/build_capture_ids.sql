@@ -10,6 +10,10 @@
     {%- endif -%}
     {%- set v = build_vars() -%}
     {%- set captures = source('finra', 'captures') -%}
+    {%- if adapter.get_relation(captures.database, captures.schema, captures.identifier) is none -%}
+        {#- nothing loaded yet (e.g. `dbt docs generate` on a new warehouse): nothing to build -#}
+        {{ return([]) }}
+    {%- endif -%}
     {%- set events = source('finra', 'capture_events') -%}
     {%- set query -%}
         select c.capture_id

@@ -5,12 +5,13 @@
     and sunset versions fail with the known list; deprecated ones warn.
 #}
 {% macro selected_calc_versions(calc_name) %}
-    {%- if not execute -%}
+    {%- set seed = ref('calc_versions') -%}
+    {%- if not execute or adapter.get_relation(seed.database, seed.schema, seed.identifier) is none -%}
         {{ return([]) }}
     {%- endif -%}
     {%- set query -%}
         select version, status, is_current
-        from {{ ref('calc_versions') }}
+        from {{ seed }}
         where calc_name = '{{ calc_name }}'
     {%- endset -%}
     {%- set known = {} -%}

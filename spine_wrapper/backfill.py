@@ -182,7 +182,14 @@ def build(
         "tiers": tiers,
         "calc_versions": calc_versions,
     }
-    return dbt.invoke("build", db_path, dbt_vars, on_event=on_event)
+    # Unit tests check the SQL, not the data: the test suite runs them, not every backfill.
+    return dbt.invoke(
+        "build",
+        db_path,
+        dbt_vars,
+        on_event=on_event,
+        extra_args=["--exclude-resource-type", "unit_test"],
+    )
 
 
 def collect(db_path: Path, partitions: list[Partition]) -> None:

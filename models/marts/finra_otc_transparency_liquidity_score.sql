@@ -37,7 +37,9 @@ calc_versions as (
     from {{ ref('calc_versions') }}
     where
         calc_name = 'liquidity_score'
-        and version in ({% for version in versions %}'{{ version }}'{% if not loop.last %}, {% endif %}{% else %}''{% endfor %})
+        and version in (
+            {% for version in versions %}'{{ version }}'{% if not loop.last %}, {% endif %}{% else %}''{% endfor %}
+        )
 ),
 
 scores_computed as (
@@ -49,10 +51,11 @@ scores_computed as (
         calc_versions.calc_name,
         calc_versions.calc_version,
         case calc_versions.calc_version
-            when 'v1' then cast(
-                cast(round(symbol_weeks.avg_trade_size, 2) as decimal(18, 2))
-                * symbol_weeks.venue_count as decimal(18, 2)
-            )
+            when 'v1'
+                then cast(
+                    cast(round(symbol_weeks.avg_trade_size, 2) as decimal(18, 2))
+                    * symbol_weeks.venue_count as decimal(18, 2)
+                )
             when 'v2' then
                 log10(symbol_weeks.total_volume + 1)
                 * log10(symbol_weeks.total_trades + 1)

@@ -86,8 +86,9 @@ trading_days_counted as (
     from build_weeks
     cross join weekdays
     left join holidays
-        on cast({{ dbt.dateadd('day', '-1 * weekdays.days_back', 'build_weeks.week_ending') }} as date)
-        = holidays.holiday_date
+        on
+            cast({{ dbt.dateadd('day', '-1 * weekdays.days_back', 'build_weeks.week_ending') }} as date)
+            = holidays.holiday_date
     group by build_weeks.week_ending
 ),
 

@@ -66,8 +66,9 @@ final as (
         symbols_aggregated.venue_count,
         case
             when symbols_aggregated.total_volume > 0
-                then cast(symbols_aggregated.sum_squared_volume as double)
-                / cast(symbols_aggregated.total_volume * symbols_aggregated.total_volume as double)
+                then
+                    cast(symbols_aggregated.sum_squared_volume as double)
+                    / cast(symbols_aggregated.total_volume * symbols_aggregated.total_volume as double)
             else 0.0
         end as hhi,
         symbols_aggregated.top_mpid,

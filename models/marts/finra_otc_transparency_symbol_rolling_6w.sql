@@ -35,7 +35,7 @@ input_summaries as (
         total_trades
     from {{ ref('int_symbol_weeks_summarized') }}
     where capture_id in (
-        select input_capture_id
+        select windows.input_capture_id
         from windows
     )
 ),

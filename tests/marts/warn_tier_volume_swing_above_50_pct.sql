@@ -22,7 +22,9 @@ tier_volumes as (
         capture_id,
         sum(total_volume) as tier_volume
     from {{ ref('int_symbol_weeks_summarized') }}
-    where capture_id in (select capture_id from windows) or capture_id in (select previous_capture_id from windows)
+    where
+        capture_id in (select windows.capture_id from windows)
+        or capture_id in (select windows.previous_capture_id from windows)
     group by capture_id
 ),
 

@@ -24,7 +24,9 @@ venue_shares as (
         mpid,
         market_share_pct
     from {{ ref('finra_otc_transparency_venue_share') }}
-    where capture_id in (select capture_id from windows) or capture_id in (select previous_capture_id from windows)
+    where
+        capture_id in (select windows.capture_id from windows)
+        or capture_id in (select windows.previous_capture_id from windows)
 ),
 
 venue_counts as (

@@ -43,8 +43,17 @@ def real_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = require(FINRA_DIR)
     db = tmp_path_factory.mktemp("real") / "real.duckdb"
     result = run_cli(
-        "backfill", "--start", "2025-12-12", "--end", "2025-12-26", "--tier", "OTC",
-        "--source-dir", str(source), "--db", str(db),
+        "backfill",
+        "--start",
+        "2025-12-12",
+        "--end",
+        "2025-12-26",
+        "--tier",
+        "OTC",
+        "--source-dir",
+        str(source),
+        "--db",
+        str(db),
     )
     assert result.exit_code == 0, result.output
     return db
@@ -56,8 +65,17 @@ def fixture_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = require(FIXTURES_DIR)
     db = tmp_path_factory.mktemp("fixtures") / "fixtures.duckdb"
     result = run_cli(
-        "backfill", "--start", "2025-11-28", "--end", "2026-01-02", "--tier", "NMS Tier 1",
-        "--source-dir", str(source), "--db", str(db),
+        "backfill",
+        "--start",
+        "2025-11-28",
+        "--end",
+        "2026-01-02",
+        "--tier",
+        "NMS Tier 1",
+        "--source-dir",
+        str(source),
+        "--db",
+        str(db),
     )
     assert result.exit_code == 0, result.output
     return db

@@ -93,20 +93,20 @@ rows_typed as (
         rows_unquoted.*,
         tier_keys.tier,
         case
-            when {{ full_match('shares_text', '-?[0-9]{1,18}') }}
-                then cast(shares_text as bigint)
+            when {{ full_match('rows_unquoted.shares_text', '-?[0-9]{1,18}') }}
+                then cast(rows_unquoted.shares_text as bigint)
         end as total_shares,
         case
-            when {{ full_match('trades_text', '-?[0-9]{1,18}') }}
-                then cast(trades_text as bigint)
+            when {{ full_match('rows_unquoted.trades_text', '-?[0-9]{1,18}') }}
+                then cast(rows_unquoted.trades_text as bigint)
         end as total_trades,
         case
-            when {{ full_match('last_update_date_text', '[0-9]{4}-[0-9]{2}-[0-9]{2}') }}
-                then {{ dbt.safe_cast('last_update_date_text', api.Column.translate_type('date')) }}
+            when {{ full_match('rows_unquoted.last_update_date_text', '[0-9]{4}-[0-9]{2}-[0-9]{2}') }}
+                then {{ dbt.safe_cast('rows_unquoted.last_update_date_text', api.Column.translate_type('date')) }}
         end as source_last_update_date,
         case
-            when {{ full_match('week_ending_text', '[0-9]{4}-[0-9]{2}-[0-9]{2}') }}
-                then {{ dbt.safe_cast('week_ending_text', api.Column.translate_type('date')) }}
+            when {{ full_match('rows_unquoted.week_ending_text', '[0-9]{4}-[0-9]{2}-[0-9]{2}') }}
+                then {{ dbt.safe_cast('rows_unquoted.week_ending_text', api.Column.translate_type('date')) }}
         end as stated_week_ending
     from rows_unquoted
     left join tier_keys on {{ alias_key('rows_unquoted.tier_raw') }} = tier_keys.alias_key
@@ -153,10 +153,11 @@ reasons_listed as (
                 end,
                 case when is_invalid_date then 'INVALID_DATE' end,
                 case
-                    when not is_invalid_date and (
-                        {{ days_since_friday('week_ending') }} <> 0
-                        or week_ending <> capture_week_ending
-                    )
+                    when
+                        not is_invalid_date and (
+                            {{ days_since_friday('week_ending') }} <> 0
+                            or week_ending <> capture_week_ending
+                        )
                         then 'INVALID_WEEK_ENDING'
                 end,
                 case when tier is null then 'INVALID_TIER' end,
