@@ -88,3 +88,51 @@ def capture_rows(con: duckdb.DuckDBPyConnection, capture_ids: list[str]) -> list
         """,
         [capture_ids],
     ).fetchall()
+
+
+# Public marts compared by `diff_captures`, with the columns that legitimately differ between
+# two captures of the same file (ids and timestamps) left out.
+CAPTURE_KEYED_MARTS = (
+    "finra_otc_transparency_symbol_summary",
+    "finra_otc_transparency_venue_share",
+    "finra_otc_transparency_symbol_venue_share",
+    "finra_otc_transparency_symbol_concentration",
+    "finra_otc_transparency_symbol_rolling_6w",
+    "finra_otc_transparency_liquidity_score",
+    "finra_otc_transparency_research_snapshot",
+    "finra_otc_transparency_rejects",
+)
+VOLATILE_COLUMNS = {"capture_id", "captured_at", "run_id", "input_capture_ids", "source_file"}
+
+
+def diff_captures(
+    con: duckdb.DuckDBPyConnection, capture_a: str, capture_b: str, limit: int = 20
+) -> list[tuple[str, str, tuple]]:
+    """Mart rows of capture_a missing from capture_b and vice versa (ids and times excluded).
+
+    Returns (table, "only in A" | "only in B", row) tuples, at most `limit` per table and side.
+    """
+    differences: list[tuple[str, str, tuple]] = []
+    for table in CAPTURE_KEYED_MARTS:
+        columns = [
+            row[0]
+            for row in con.execute(
+                "select column_name from information_schema.columns"
+                " where table_schema = 'main' and table_name = ? order by ordinal_position",
+                [table],
+            ).fetchall()
+            if row[0] not in VOLATILE_COLUMNS
+        ]
+        select = ", ".join(f'"{name}"' for name in columns)
+        for label, first, second in (
+            ("only in A", capture_a, capture_b),
+            ("only in B", capture_b, capture_a),
+        ):
+            rows = con.execute(
+                f"select {select} from main.{table} where capture_id = ?"
+                f" except all select {select} from main.{table} where capture_id = ?"
+                f" limit {int(limit)}",
+                [first, second],
+            ).fetchall()
+            differences += [(table, label, row) for row in rows]
+    return differences
