@@ -1,7 +1,7 @@
 {#
-    The captures this invocation builds, as a validated list of ids: those of var `run_id`, or,
-    without it, every capture whose current status is still `loaded`; narrowed by the optional
-    `start`, `end` and `tiers` vars. Models render the list as literals (see
+    The captures this invocation builds, as a validated list of ids: those still `loaded` when
+    the invocation started (so the set does not change once the build publishes them), of var
+    `run_id` when given, narrowed by the optional `start`, `end` and `tiers` vars. Models render the list as literals (see
     `captures_in_build`), so every capture-keyed model and test touches only these captures.
 #}
 {% macro build_capture_ids() %}
@@ -19,14 +19,11 @@
         select c.capture_id
         from {{ captures }} as c
         where
-            {% if v.run_id is not none -%}
-                c.run_id = '{{ v.run_id }}'
-            {%- else -%}
-                c.capture_id in (
-                    select capture_id from ({{ current_capture_events_sql(events) }}) as current_events
-                    where status = 'loaded'
-                )
-            {%- endif %}
+            c.capture_id in (
+                select capture_id from ({{ current_capture_events_sql(events, as_of_run_start=true) }}) as current_events
+                where status = 'loaded'
+            )
+            {% if v.run_id is not none %}and c.run_id = '{{ v.run_id }}'{% endif %}
             {% if v.start is not none %}and c.week_ending >= cast('{{ v.start }}' as date){% endif %}
             {% if v.end is not none %}and c.week_ending <= cast('{{ v.end }}' as date){% endif %}
             {% if v.tiers %}and c.tier in ('{{ v.tiers | join("', '") }}'){% endif %}

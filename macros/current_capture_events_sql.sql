@@ -1,9 +1,10 @@
 {#
     A subquery over the append-only capture events log: each capture's newest event, i.e. its
     current status (capture_id, run_id, status, event_at, detail). Status is never updated in
-    place; the newest event wins, ties broken by the precedence of DOMAIN.md §3.
+    place; the newest event wins, ties broken by the precedence of DOMAIN.md §3. With
+    `as_of_run_start`, the status as it was when this dbt invocation started.
 #}
-{% macro current_capture_events_sql(events_relation) %}
+{% macro current_capture_events_sql(events_relation, as_of_run_start=false) %}
     select
         capture_id,
         run_id,
@@ -29,6 +30,9 @@
                     end desc
             ) as event_rank
         from {{ events_relation }}
+        {% if as_of_run_start -%}
+            where event_at <= cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
+        {%- endif %}
     ) as ranked_events
     where event_rank = 1
 {% endmacro %}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -55,6 +56,8 @@ class BackfillResult:
     warned_nodes: list[dbt.NodeResult] = field(default_factory=list)
     skipped_files: list[SourceFile] = field(default_factory=list)
     dbt_error: str | None = None
+    rejects_by_code: dict[str, int] = field(default_factory=dict)
+    orphans: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -138,10 +141,9 @@ def _decide(
     earlier = [w for w in reloading if week - timedelta(days=WINDOW_DAYS) <= w < week]
     if earlier:
         return Partition(week, tier, STALE, source, detail=f"window includes reloaded {earlier[0]}")
-    for window_week, input_id in latest.window_inputs.items():
-        current = published.get((window_week, tier))
-        if window_week != week and (current.capture_id if current else None) != input_id:
-            return Partition(week, tier, STALE, source, detail=f"window read an old {window_week}")
+    stale = ledger.stale_window_weeks(latest, published)
+    if stale:
+        return Partition(week, tier, STALE, source, detail=f"window read an old {stale[0]}")
     return Partition(week, tier, UP_TO_DATE, source, capture_id=latest.capture_id)
 
 
@@ -192,11 +194,13 @@ def build(
     )
 
 
-def collect(db_path: Path, partitions: list[Partition]) -> None:
+def collect(db_path: Path, result: BackfillResult) -> None:
     """Read back each loaded partition's status and row counts from the captures model."""
+    partitions = result.partitions
     ids = [p.capture_id for p in partitions if p.capture_id and p.action in TO_LOAD]
     with connect(db_path, read_only=True) as con:
         rows = {row[0]: row for row in ledger.capture_rows(con, ids)}
+        result.rejects_by_code = ledger.rejects_by_code(con, ids)
     for p in partitions:
         row = rows.get(p.capture_id or "")
         if row and p.action in TO_LOAD:
@@ -213,16 +217,49 @@ def backfill(
     source_dir: Path,
     calc_versions: dict[str, str],
     force: bool = False,
+    retry_failed: bool = False,
+    on_event: Callable[[object], None] | None = None,
 ) -> BackfillResult:
-    """Plan, load the partitions that need it under one run, build them, report the outcome."""
+    """Plan, load the partitions that need it under one run, build them, report the outcome.
+
+    Captures left `loaded` by an interrupted earlier run are marked failed first (their run
+    can never publish them), so re-running the same command completes the range.
+    """
+    cleaned = clean_orphans(db_path)
     partitions, skipped = plan(db_path, start, end, tiers, source_dir, calc_versions, force)
+    if retry_failed:
+        for p in partitions:
+            if p.action in TO_LOAD and p.action != FAILED_EARLIER:
+                p.action, p.detail = "not retried", "--retry-failed only re-attempts failed weeks"
     run_id = load(db_path, partitions, calc_versions)
-    result = BackfillResult(run_id, partitions, skipped_files=skipped)
+    result = BackfillResult(run_id, partitions, skipped_files=skipped, orphans=cleaned)
     if run_id is None:
         return result
-    outcome = build(db_path, run_id, start, end, tiers, calc_versions)
+    outcome = build(db_path, run_id, start, end, tiers, calc_versions, on_event)
     result.failed_nodes, result.warned_nodes = outcome.failed, outcome.warned
     if outcome.exception:
         result.dbt_error = outcome.exception
-    collect(db_path, partitions)
+    collect(db_path, result)
     return result
+
+
+def clean_orphans(db_path: Path) -> list[str]:
+    """Mark failed every capture still `loaded` whose run was interrupted (the caller holds the
+    warehouse lock, so no run of ours is in progress). Returns their ids."""
+    if not db_path.exists():
+        return []
+    with connect(db_path) as con:
+        return ledger.fail_orphans(con, datetime.now(UTC).replace(tzinfo=None))
+
+
+def rollback(db_path: Path, capture_ids: list[str], detail: str) -> dbt.DbtOutcome:
+    """Remove captures' rows from every capture-keyed model in one transaction (dbt macro
+    `rollback_captures`), then take a capture-history snapshot so the change is recorded."""
+    outcome = dbt.invoke(
+        "run-operation rollback_captures",
+        db_path,
+        extra_args=["--args", json.dumps({"capture_ids": capture_ids, "detail": detail})],
+    )
+    if not outcome.success:
+        return outcome
+    return dbt.invoke("snapshot", db_path)

@@ -5,63 +5,126 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 
 from . import backfill as backfill_lib
-from . import options
+from . import ledger, options, report
 from .generate import generate
 from .paths import PROJECT_DIR
-from .report import backfill_summary
-from .warehouse import WarehouseBusy, locked
-from .weeks import fridays_ending
+from .warehouse import WarehouseBusy, connect, locked
+from .weeks import fridays, fridays_ending, parse_date
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 DEMO_END = date(2025, 12, 26)
 DEMO_WEEKS = 10
+DEMO_TIERS = ["NMS_TIER_1", "NMS_TIER_2", "OTC"]
 
 
 @click.group(context_settings=CONTEXT)
 @click.version_option(package_name="spine-dbt")
 def main() -> None:
-    """Backfill FINRA OTC Transparency weekly files into trusted, capture-keyed dbt marts."""
+    """Backfill FINRA OTC Transparency weekly files into trusted, capture-keyed dbt marts.
+
+    \b
+    The operator's playbook:
+      spine-dbt plan      what a backfill would do, per week and tier
+      spine-dbt backfill  load, build, test and publish a range of weeks
+      spine-dbt status    completeness matrix of a range (exit 1 on gaps)
+      spine-dbt captures  every capture of a week
+      spine-dbt rollback  remove a capture or a run; the previous capture is latest again
+      spine-dbt verify    determinism check between two captures
+      spine-dbt quality   test results of a run, with failing rows
+    """
 
 
-def _run_backfill(
-    db_path: Path,
-    start: date,
-    end: date,
-    tiers: list[str],
-    source_dir: Path,
-    calc_versions: dict[str, str],
-    force: bool,
-) -> backfill_lib.BackfillResult:
-    result = backfill_lib.backfill(db_path, start, end, tiers, source_dir, calc_versions, force)
-    click.echo(backfill_summary(result))
-    return result
+def _range_options(func: Callable[..., Any], tier_required: bool = True) -> Callable[..., Any]:
+    for decorate in reversed(
+        [
+            options.start_option,
+            options.end_option,
+            options.weeks_back_option,
+            options.tier_option if tier_required else options.tier_all_option,
+            options.max_weeks_option,
+            options.yes_option,
+        ]
+    ):
+        func = decorate(func)
+    return func
+
+
+def _range_options_all_tiers(func: Callable[..., Any]) -> Callable[..., Any]:
+    return _range_options(func, tier_required=False)
+
+
+def _parse_common(
+    start: str | None,
+    end: str | None,
+    weeks_back: int | None,
+    tier_values: tuple[str, ...],
+    max_weeks: int,
+    yes: bool,
+) -> tuple[date, date, list[str]]:
+    first, last = options.parse_range(start, end, weeks_back)
+    options.check_range_size(first, last, max_weeks, yes)
+    return first, last, options.parse_tiers(tier_values)
+
+
+def _echo_json(payload: object) -> None:
+    click.echo(json.dumps(payload, indent=2, default=str))
+
+
+def _progress(enabled: bool) -> Callable[[Any], None] | None:
+    """Plain progress lines on stderr for every dbt node that finishes."""
+    if not enabled:
+        return None
+
+    def on_event(event: Any) -> None:
+        if event.info.name == "NodeFinished":
+            node = event.data.node_info
+            click.echo(f"  dbt {node.resource_type} {node.node_name}: {node.node_status}", err=True)
+
+    return on_event
 
 
 @main.command(context_settings=CONTEXT)
-@options.start_option
-@options.end_option
-@options.weeks_back_option
-@options.tier_option
+@_range_options
 @options.source_dir_option
 @options.db_option
 @options.calc_version_option
 @click.option("--force", is_flag=True, help="Load and rebuild partitions that are up to date.")
+@click.option("--dry-run", is_flag=True, help="Only show the plan (same as `spine-dbt plan`).")
+@click.option(
+    "--retry-failed", is_flag=True, help="Only re-attempt partitions whose last capture failed."
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the run report (partitions, captures, rows, rejects, failing tests) here.",
+)
+@click.option("--progress/--no-progress", default=True, help="Print dbt nodes as they finish.")
 @options.wait_option
 def backfill(
     start: str | None,
     end: str | None,
     weeks_back: int | None,
     tier_values: tuple[str, ...],
+    max_weeks: int,
+    yes: bool,
     source_dir: Path,
     db: Path | None,
     calc_values: tuple[str, ...],
     force: bool,
+    dry_run: bool,
+    retry_failed: bool,
+    json_path: Path | None,
+    progress: bool,
     wait: bool,
 ) -> None:
     """Load the weekly files of a Friday range and build and publish them with `dbt build`.
@@ -76,23 +139,108 @@ def backfill(
       spine-dbt backfill --start 2025-12-12 --end 2025-12-26 --tier OTC \\
           --source-dir ../shared/data/finra
     """
-    first, last = options.parse_range(start, end, weeks_back)
-    tiers = options.parse_tiers(tier_values)
+    first, last, tiers = _parse_common(start, end, weeks_back, tier_values, max_weeks, yes)
     calc_versions = options.parse_calc_versions(calc_values)
     db_path = options.database(db)
+    if dry_run:
+        _show_plan(db_path, first, last, tiers, source_dir, calc_versions, force, as_json=False)
+        return
+    started = time.monotonic()
     try:
         with locked(db_path, wait=wait):
-            result = _run_backfill(db_path, first, last, tiers, source_dir, calc_versions, force)
+            result = backfill_lib.backfill(
+                db_path,
+                first,
+                last,
+                tiers,
+                source_dir,
+                calc_versions,
+                force,
+                retry_failed,
+                on_event=_progress(progress),
+            )
     except WarehouseBusy as exc:
         raise click.ClickException(str(exc)) from None
+    click.echo(report.backfill_summary(result))
+    if json_path:
+        payload = report.run_report(result, {"total": round(time.monotonic() - started, 3)})
+        json_path.write_text(json.dumps(payload, indent=2, default=str))
     sys.exit(0 if result.ok else 1)
 
 
+def _show_plan(
+    db_path: Path,
+    first: date,
+    last: date,
+    tiers: list[str],
+    source_dir: Path,
+    calc_versions: dict[str, str],
+    force: bool,
+    as_json: bool,
+) -> None:
+    partitions, skipped = backfill_lib.plan(
+        db_path, first, last, tiers, source_dir, calc_versions, force
+    )
+    rows = [
+        {
+            "week_ending": p.week_ending.isoformat(),
+            "tier": p.tier,
+            "plan": p.action,
+            "file": str(p.source.path) if p.source else None,
+            "detail": p.detail,
+        }
+        for p in partitions
+    ]
+    if as_json:
+        _echo_json({"partitions": rows, "skipped_files": [str(f.path) for f in skipped]})
+    else:
+        click.echo(
+            report.table(
+                ["week", "tier", "plan", "file", "detail"],
+                [[r["week_ending"], r["tier"], r["plan"], r["file"], r["detail"]] for r in rows],
+            )
+        )
+        for found in skipped:
+            click.echo(f"skipped {found.path}: {found.error}")
+
+
 @main.command(context_settings=CONTEXT)
-@options.start_option
-@options.end_option
-@options.weeks_back_option
-@options.tier_option
+@_range_options
+@options.source_dir_option
+@options.db_option
+@options.calc_version_option
+@click.option("--force", is_flag=True, help="Plan up-to-date partitions as new.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def plan(
+    start: str | None,
+    end: str | None,
+    weeks_back: int | None,
+    tier_values: tuple[str, ...],
+    max_weeks: int,
+    yes: bool,
+    source_dir: Path,
+    db: Path | None,
+    calc_values: tuple[str, ...],
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Show what a backfill would do per (week, tier), and from which file. Writes nothing.
+
+    new, revised (file changed since the latest published capture), stale (its 6-week window
+    includes a week that changed), up to date, missing file, failed earlier, file error.
+
+    \b
+    Example:
+      spine-dbt plan --start 2025-12-12 --end 2025-12-26 --tier OTC \\
+          --source-dir ../shared/data/finra
+    """
+    first, last, tiers = _parse_common(start, end, weeks_back, tier_values, max_weeks, yes)
+    calc_versions = options.parse_calc_versions(calc_values)
+    _show_plan(options.database(db), first, last, tiers, source_dir, calc_versions, force, as_json)
+
+
+@main.command(context_settings=CONTEXT)
+@_range_options
 @options.source_dir_option
 @options.db_option
 @options.calc_version_option
@@ -103,6 +251,8 @@ def load(
     end: str | None,
     weeks_back: int | None,
     tier_values: tuple[str, ...],
+    max_weeks: int,
+    yes: bool,
     source_dir: Path,
     db: Path | None,
     calc_values: tuple[str, ...],
@@ -119,8 +269,7 @@ def load(
       spine-dbt load --start 2025-12-12 --end 2025-12-26 --tier OTC \\
           --source-dir ../shared/data/finra
     """
-    first, last = options.parse_range(start, end, weeks_back)
-    tiers = options.parse_tiers(tier_values)
+    first, last, tiers = _parse_common(start, end, weeks_back, tier_values, max_weeks, yes)
     calc_versions = options.parse_calc_versions(calc_values)
     db_path = options.database(db)
     try:
@@ -154,6 +303,255 @@ def load(
 
 
 @main.command(context_settings=CONTEXT)
+@_range_options_all_tiers
+@options.db_option
+@click.option("--json", "as_json", is_flag=True, help="Print the matrix as JSON.")
+def status(
+    start: str | None,
+    end: str | None,
+    weeks_back: int | None,
+    tier_values: tuple[str, ...],
+    max_weeks: int,
+    yes: bool,
+    db: Path | None,
+    as_json: bool,
+) -> None:
+    """Completeness matrix of a range: weeks as rows, tiers as columns. Exit 1 on gaps.
+
+    ✓n published (n captures so far), ✗ failed, · missing, ~ stale (its window read a
+    capture that is no longer the latest), … loaded but not built.
+
+    \b
+    Example:
+      spine-dbt status --start 2025-12-12 --end 2025-12-26 --tier all
+    """
+    first, last, tiers = _parse_common(start, end, weeks_back, tier_values, max_weeks, yes)
+    weeks = fridays(first, last)
+    db_path = options.database(db)
+    if db_path.exists():
+        with connect(db_path, read_only=True) as con:
+            cells = ledger.completeness(con, weeks, tiers)
+    else:
+        cells = {(w, t): ledger.Cell("missing", 0, None) for w in weeks for t in tiers}
+    gaps = any(cell.state != "published" for cell in cells.values())
+    if as_json:
+        _echo_json(
+            [
+                {"week_ending": w.isoformat(), "tier": t, **cells[(w, t)].__dict__}
+                for w in weeks
+                for t in tiers
+            ]
+        )
+    else:
+        click.echo(report.completeness_matrix(cells, weeks, tiers))
+    sys.exit(1 if gaps else 0)
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--week", required=True, help="The Friday whose captures to list.")
+@options.tier_all_option
+@options.db_option
+@click.option("--json", "as_json", is_flag=True, help="Print the captures as JSON.")
+def captures(week: str, tier_values: tuple[str, ...], db: Path | None, as_json: bool) -> None:
+    """Every capture of a week, newest first: status, rows, source file, SHA-256, captured_at.
+
+    \b
+    Example:
+      spine-dbt captures --week 2025-12-26 --tier OTC
+    """
+    day = options.parse_friday(week, "--week")
+    tiers = options.parse_tiers(tier_values)
+    with _read_only(options.database(db)) as con:
+        rows = ledger.captures_of_week(con, day, tiers)
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        click.echo(f"no captures of {day}")
+        return
+    click.echo(
+        report.table(
+            ["capture", "status", "read", "accepted", "rejected", "captured_at", "sha256", "file"],
+            [
+                [
+                    r["capture_id"],
+                    r["status"],
+                    r["rows_read"],
+                    r["rows_accepted"],
+                    r["rows_rejected"],
+                    r["captured_at"],
+                    str(r["file_sha256"])[:12],
+                    r["source_file"],
+                ]
+                for r in rows
+            ],
+        )
+    )
+
+
+def _read_only(db_path: Path) -> Any:
+    try:
+        return connect(db_path, read_only=True)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--capture-id", "capture_ids", multiple=True, help="Capture to roll back.")
+@click.option("--run-id", help="Roll back every capture of this run.")
+@options.db_option
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@options.wait_option
+def rollback(
+    capture_ids: tuple[str, ...], run_id: str | None, db: Path | None, yes: bool, wait: bool
+) -> None:
+    """Remove captures from every capture-keyed model; the previous capture is latest again.
+
+    Later captures whose 6-week windows read a rolled-back capture are rolled back too
+    (listed before you confirm). The capture history snapshot records the change.
+
+    \b
+    Example:
+      spine-dbt rollback --run-id run_20261124T071828317712Z
+      spine-dbt rollback --capture-id OTC:2025-12-19:20261124T071828317712Z --yes
+    """
+    if bool(capture_ids) == bool(run_id):
+        raise click.UsageError("give --capture-id (repeatable) or --run-id, not both")
+    db_path = options.database(db)
+    try:
+        with locked(db_path, wait=wait):
+            with _read_only(db_path) as con:
+                chosen = ledger.run_captures(con, run_id) if run_id else list(capture_ids)
+                unknown = ledger.capture_exists(con, chosen)
+                if unknown or not chosen:
+                    raise click.BadParameter(
+                        f"unknown capture ids: {', '.join(unknown)}"
+                        if unknown
+                        else f"run {run_id} has no capture to roll back",
+                    )
+                dependents = ledger.dependent_captures(con, chosen)
+            click.echo("will roll back:")
+            for capture_id in chosen:
+                click.echo(f"  {capture_id}")
+            if dependents:
+                click.echo("and the later captures whose 6-week windows read them:")
+                for capture_id in dependents:
+                    click.echo(f"  {capture_id}")
+            if not yes:
+                click.confirm("proceed?", abort=True)
+            detail = f"rolled back ({'run ' + run_id if run_id else 'by capture id'})"
+            outcome = backfill_lib.rollback(db_path, chosen + dependents, detail)
+    except WarehouseBusy as exc:
+        raise click.ClickException(str(exc)) from None
+    if not outcome.success:
+        raise click.ClickException(f"rollback failed: {outcome.exception}")
+    weeks = sorted({capture_id.split(":")[1] for capture_id in chosen + dependents})
+    with _read_only(db_path) as con:
+        click.echo("latest capture now:")
+        for week in weeks:
+            for row in ledger.captures_of_week(
+                con, parse_date(week), options.parse_tiers(("all",))
+            ):
+                if row["status"] == "published":
+                    click.echo(f"  {week} {row['tier']}: {row['capture_id']}")
+                    break
+            else:
+                click.echo(f"  {week}: none published")
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--capture-id", required=True, help="Capture A.")
+@click.option("--against", required=True, help="Capture B.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@options.db_option
+def verify(capture_id: str, against: str, limit: int, db: Path | None) -> None:
+    """Determinism check: every mart row of two captures, ids and timestamps excluded.
+
+    Prints the first differences per table and exits 1 if there are any.
+
+    \b
+    Example:
+      spine-dbt verify --capture-id OTC:2025-12-26:20261124T071828317712Z \\
+          --against OTC:2025-12-26:20261125T090000000000Z
+    """
+    with _read_only(options.database(db)) as con:
+        unknown = ledger.capture_exists(con, [capture_id, against])
+        if unknown:
+            raise click.BadParameter(f"unknown capture ids: {', '.join(unknown)}")
+        differences = ledger.diff_captures(con, capture_id, against, limit)
+    if not differences:
+        click.echo("identical: every mart row matches (capture ids and timestamps excluded)")
+        return
+    for table, side, row in differences:
+        click.echo(f"{table}  {side}: {row}")
+    sys.exit(1)
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--run-id", help="The run (default: the newest run with test results).")
+@options.db_option
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def quality(run_id: str | None, db: Path | None, as_json: bool) -> None:
+    """Test results of a run: fail / warn / pass with failing-row counts and failing rows.
+
+    \b
+    Example:
+      spine-dbt quality
+      spine-dbt quality --run-id run_20261124T071828317712Z --json
+    """
+    with _read_only(options.database(db)) as con:
+        results = ledger.test_results(con, run_id)
+    if as_json:
+        _echo_json(results)
+        return
+    if not results:
+        click.echo("no test results recorded")
+        return
+    click.echo(f"run {results[0]['run_id']}")
+    click.echo(
+        report.table(
+            ["status", "severity", "test", "model", "failing rows"],
+            [
+                [
+                    r["status"],
+                    r["severity"],
+                    str(r["test_name"])[:90],
+                    r["model_name"],
+                    r["failures"],
+                ]
+                for r in results
+            ],
+        )
+    )
+    for r in results:
+        if r["failing_rows"]:
+            click.echo(f"\n{r['test_name']} failing rows:")
+            for row in json.loads(str(r["failing_rows"])):
+                click.echo(f"  {row}")
+
+
+@main.command("generate", context_settings=CONTEXT)
+@click.option("--weeks", type=click.IntRange(min=1), default=8, show_default=True)
+@options.tier_all_option
+@click.option("--end", default=DEMO_END.isoformat(), show_default=True, help="Last Friday.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--scale", type=click.Choice(["small", "realistic"]), default="small")
+@click.option("--seed", type=int, default=7, show_default=True)
+def generate_files(
+    weeks: int, tier_values: tuple[str, ...], end: str, out: Path, scale: str, seed: int
+) -> None:
+    """Write deterministic FINRA-format weekly files (for demos and benchmarks).
+
+    \b
+    Example:
+      spine-dbt generate --weeks 156 --tier all --scale realistic --out /tmp/finra
+    """
+    last = options.parse_friday(end, "--end")
+    written = generate(out, weeks, options.parse_tiers(tier_values), last, scale=scale, seed=seed)
+    click.echo(f"wrote {len(written)} files to {out}")
+
+
+@main.command(context_settings=CONTEXT)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -179,8 +577,7 @@ def demo(out: Path, db: Path | None) -> None:
     if out.exists():
         shutil.rmtree(out)
     weeks_dir = out / "weeks"
-    tiers = ["NMS_TIER_1", "NMS_TIER_2", "OTC"]
-    written = generate(weeks_dir, DEMO_WEEKS, tiers, DEMO_END, revised_week=True)
+    written = generate(weeks_dir, DEMO_WEEKS, DEMO_TIERS, DEMO_END, revised_week=True)
     pending = out / "pending_revision"
     pending.mkdir()
     revision = Path(shutil.move(str(written[-1]), str(pending / written[-1].name)))
@@ -188,17 +585,24 @@ def demo(out: Path, db: Path | None) -> None:
     start = fridays_ending(DEMO_END, DEMO_WEEKS)[0]
     calc_versions = options.parse_calc_versions(())
     click.echo(f"generated {len(written) - 1} weekly files in {weeks_dir}; warehouse {db_path}")
+    results = []
     try:
         with locked(db_path):
-            click.echo("\n== backfill of the sample weeks ==")
-            first = _run_backfill(db_path, start, DEMO_END, tiers, weeks_dir, calc_versions, False)
-            shutil.move(str(revision), str(weeks_dir / revision.name))
-            click.echo(f"\n== FINRA revised {revision.name}: the same backfill again ==")
-            second = _run_backfill(db_path, start, DEMO_END, tiers, weeks_dir, calc_versions, False)
+            for title in ("backfill of the sample weeks", "the same backfill again"):
+                if results:
+                    shutil.move(str(revision), str(weeks_dir / revision.name))
+                    title = f"FINRA revised {revision.name}: {title}"
+                click.echo(f"\n== {title} ==")
+                result = backfill_lib.backfill(
+                    db_path, start, DEMO_END, DEMO_TIERS, weeks_dir, calc_versions
+                )
+                click.echo(report.backfill_summary(result))
+                results.append(result)
     except WarehouseBusy as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(
-        f'\nquery the marts: duckdb {db_path} "select * from '
-        'main.finra_otc_transparency_venue_share_latest order by week_ending, tier, rank"'
+        f"\nthe marts are in {db_path} (schema main), e.g. "
+        "select * from main.finra_otc_transparency_venue_share_latest;"
+        f"\ncheck it: spine-dbt status --start {start} --end {DEMO_END} --tier all --db {db_path}"
     )
-    sys.exit(0 if first.ok and second.ok else 1)
+    sys.exit(0 if all(r.ok for r in results) else 1)

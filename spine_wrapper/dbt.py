@@ -109,7 +109,9 @@ def invoke(
 def _outcome(result: Any) -> DbtOutcome:
     nodes: list[NodeResult] = []
     for item in getattr(result.result, "results", None) or []:
-        node = item.node
+        node = getattr(item, "node", None)
+        if node is None:  # run-operation results carry no node
+            continue
         nodes.append(
             NodeResult(
                 unique_id=node.unique_id,

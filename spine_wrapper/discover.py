@@ -2,37 +2,53 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
+import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import IO
 
 from .tiers import canonical_tier
 from .weeks import is_friday, week_ending_from_last_update
 
-# Canonical raw field -> header name (lower case), per layout (DOMAIN §1.1).
-LAYOUTS: dict[str, dict[str, str]] = {
+# Canonical raw field -> header name as documented (DOMAIN §1.1); matched case-insensitively.
+LAYOUT_HEADERS: dict[str, dict[str, str]] = {
     "finra": {
-        "tier": "tierdescription",
-        "symbol": "issuesymbolidentifier",
-        "issue_name": "issuename",
-        "venue_name": "marketparticipantname",
-        "mpid": "mpid",
-        "shares": "totalweeklysharequantity",
-        "trades": "totalweeklytradecount",
-        "last_update_date": "lastupdatedate",
+        "tier": "tierDescription",
+        "symbol": "issueSymbolIdentifier",
+        "issue_name": "issueName",
+        "venue_name": "marketParticipantName",
+        "mpid": "MPID",
+        "shares": "totalWeeklyShareQuantity",
+        "trades": "totalWeeklyTradeCount",
+        "last_update_date": "lastUpdateDate",
     },
     "simplified": {
-        "week_ending": "weekending",
-        "tier": "tier",
-        "symbol": "symbol",
-        "mpid": "mpid",
-        "shares": "totalshares",
-        "trades": "totaltrades",
+        "week_ending": "WeekEnding",
+        "tier": "Tier",
+        "symbol": "Symbol",
+        "mpid": "MPID",
+        "shares": "TotalShares",
+        "trades": "TotalTrades",
     },
+}
+# Canonical raw field -> header name (lower case), per layout.
+LAYOUTS: dict[str, dict[str, str]] = {
+    layout: {raw: name.lower() for raw, name in names.items()}
+    for layout, names in LAYOUT_HEADERS.items()
 }
 SNIFF_BYTES = 1 << 16
 SNIFF_ROWS = 50
+GZIP_MAGIC = b"\x1f\x8b"
+UTF16_BOMS = {b"\xff\xfe": "UTF-16 LE", b"\xfe\xff": "UTF-16 BE"}
+OTHER_DELIMITERS = {",": "commas", "\t": "tabs", ";": "semicolons"}
+
+
+class _Unreadable(Exception):
+    """The file's bytes cannot be read as the text of a weekly file (message for users)."""
 
 
 @dataclass
@@ -53,15 +69,120 @@ class SourceFile:
         return self.tier is not None and self.week_ending is not None
 
 
-def _head_lines(path: Path) -> list[str]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
+def _is_gzip(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(2) == GZIP_MAGIC
+
+
+def _open_bytes(path: Path, compressed: bool) -> IO[bytes]:
+    return gzip.open(path, "rb") if compressed else path.open("rb")
+
+
+def _read_head(path: Path, compressed: bool) -> tuple[bytes, bool]:
+    """The first SNIFF_BYTES of the (decompressed) file and whether there is more."""
+    with _open_bytes(path, compressed) as handle:
         head = handle.read(SNIFF_BYTES)
-    text = head.decode("utf-8-sig")  # UnicodeDecodeError for UTF-16 / binary
-    lines = text.split("\n")
-    if len(head) == SNIFF_BYTES:
-        lines = lines[:-1]  # the last line may be cut in the middle
-    return [line.rstrip("\r") for line in lines]
+        more = bool(handle.read(1))
+    return head, more
+
+
+def _not_utf8(data: bytes, error: UnicodeDecodeError, offset: int = 0, lines: int = 0) -> str:
+    """Where `data` (byte `offset`, after `lines` lines, of the file) stops being UTF-8."""
+    line = lines + data.count(b"\n", 0, error.start) + 1
+    bad = data[error.start : error.start + 1].hex().upper()
+    return (
+        f"is not UTF-8 text: byte 0x{bad} on line {line} (offset {offset + error.start}) is not"
+        " valid UTF-8 (Latin-1 or Windows-1252?); save the file as UTF-8"
+    )
+
+
+def _check_whole_file(path: Path, compressed: bool) -> None:
+    """Read the whole file once: it must decompress cleanly and be UTF-8 to its last byte.
+
+    Raises _Unreadable. The loader reads the whole file later; checking here turns a corrupt
+    archive or a stray Latin-1 byte deep in a file into a file-level error for its partition
+    instead of a crash in the middle of a run.
+    """
+    carry, offset, lines = b"", 0, 0
+    try:
+        with _open_bytes(path, compressed) as handle:
+            while chunk := handle.read(1 << 20):
+                data, carry = carry + chunk, b""
+                try:
+                    data.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    # Only a character cut by the chunk boundary may continue in the next chunk.
+                    if exc.reason != "unexpected end of data" or exc.end != len(data):
+                        raise _Unreadable(_not_utf8(data, exc, offset, lines)) from None
+                    carry = data[exc.start :]
+                done = len(data) - len(carry)
+                offset, lines = offset + done, lines + data.count(b"\n", 0, done)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise _Unreadable(f"is not a valid gzip file (truncated or corrupt: {exc})") from None
+    except OSError as exc:
+        raise _Unreadable(f"cannot be read: {exc.strerror or exc}") from None
+    if carry:
+        raise _Unreadable(f"is not UTF-8 text: it ends inside a UTF-8 character (line {lines + 1})")
+
+
+def _decode_head(path: Path) -> tuple[str, bool, str | None]:
+    """The head of the file as text, whether the file goes on, and what stops it loading."""
+    try:
+        compressed = _is_gzip(path)
+        head, more = _read_head(path, compressed)
+    except PermissionError:
+        raise _Unreadable("cannot be read: permission denied") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise _Unreadable(f"is not a valid gzip file (truncated or corrupt: {exc})") from None
+    except OSError as exc:
+        raise _Unreadable(f"cannot be read: {exc.strerror or exc}") from None
+    if path.suffix == ".gz" and not compressed:
+        raise _Unreadable(f"is named .gz but is not gzip-compressed (it starts with {head[:8]!r})")
+    if not head.strip():
+        raise _Unreadable("is empty (no header line)")
+    for bom, name in UTF16_BOMS.items():
+        if head.startswith(bom):
+            raise _Unreadable(
+                f"is {name} text (byte-order mark {bom.hex().upper()}); save it as UTF-8"
+            )
+    if b"\x00" in head:
+        raise _Unreadable(
+            "contains NUL bytes: a binary file, or UTF-16 text without a byte-order mark,"
+            " not UTF-8 text"
+        )
+    bom = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
+    body, error = head[bom:], None
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if more and exc.reason == "unexpected end of data" and exc.end == len(body):
+            text = body[: exc.start].decode("utf-8")  # a character cut by SNIFF_BYTES
+        else:
+            error = _not_utf8(body, exc, bom)
+            text = body.decode("utf-8", errors="replace")
+    if error is None and more:
+        try:
+            _check_whole_file(path, compressed)
+        except _Unreadable as exc:
+            error = str(exc)
+    if compressed and path.suffix != ".gz":
+        error = error or (
+            f"is gzip-compressed but its name does not end in .gz; rename it to {path.name}.gz"
+        )
+    return text, more, error
+
+
+def _split_lines(text: str, truncated: bool) -> tuple[list[str], str | None]:
+    """Physical lines of the head (a last line cut by SNIFF_BYTES dropped), CR stripped."""
+    if "\n" not in text and "\r" in text.strip("\r"):
+        error = "has CR-only line endings (classic Mac); save it with LF or CRLF line endings"
+        lines = text.split("\r")
+    else:
+        error = None
+        lines = [line.removesuffix("\r") for line in text.split("\n")]
+    if truncated and len(lines) > 1:
+        lines = lines[:-1]
+    return lines, error
 
 
 def _unquote(value: str) -> str:
@@ -78,59 +199,113 @@ def _parse_iso(value: str) -> date | None:
         return None
 
 
+def _other_delimiter(line: str) -> str | None:
+    """How `line` is separated when it has no `|` but commas, tabs or semicolons, else None."""
+    if "|" in line:
+        return None
+    counts = {sep: line.count(sep) for sep in OTHER_DELIMITERS}
+    sep = max(counts, key=lambda key: counts[key])
+    return f"{OTHER_DELIMITERS[sep]} ({sep!r})" if counts[sep] else None
+
+
 def identify(path: Path) -> SourceFile:
-    """Read the header and the first data rows of `path` and identify its layout, week, tier."""
+    """Read the header and the first data rows of `path` and identify its layout, week, tier.
+
+    `error` is set for anything that stops the file from loading; the week and tier are still
+    identified where possible, so that the error is reported against that partition.
+    """
     found = SourceFile(path=path)
     try:
-        lines = _head_lines(path)
-    except UnicodeDecodeError:
-        found.error = "is not UTF-8 text (UTF-16, binary or another encoding?)"
+        text, more, encoding_error = _decode_head(path)
+    except _Unreadable as exc:
+        found.error = str(exc)
         return found
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        found.error = f"cannot be read: {exc}"
-        return found
-    if not lines or not lines[0].strip():
-        found.error = "is empty (no header line)"
-        return found
+    lines, line_error = _split_lines(text, truncated=more)
+    content_error = _identify_content(found, lines)
+    # What keeps the file from being read as text at all comes first: it causes the rest.
+    found.error = encoding_error or line_error or content_error
+    return found
+
+
+def _identify_content(found: SourceFile, lines: list[str]) -> str | None:
+    """Layout from the header, then week and tier from the data rows; the error, if any."""
+    if not any(line.strip() for line in lines):
+        return "is empty (no header line)"
+    if not lines[0].strip():
+        return "has a blank line 1: the header must be the first line"
+    delimiter = _other_delimiter(lines[0])
+    if delimiter:
+        return f"is not pipe-delimited: its header (line 1) is separated by {delimiter}"
     header = [_unquote(name).lower() for name in lines[0].split("|")]
     found.field_count = len(header)
     layout = "finra" if "lastupdatedate" in header or "tierdescription" in header else None
     if layout is None and ("weekending" in header or "totalshares" in header):
         layout = "simplified"
     if layout is None:
-        found.error = f"has no FINRA header (line 1 is {lines[0][:80]!r})"
-        return found
+        return f"has no FINRA header (line 1 is {lines[0][:80]!r})"
     found.layout = layout
     wanted = LAYOUTS[layout]
-    missing = [name for raw, name in wanted.items() if name not in header]
+    missing = [LAYOUT_HEADERS[layout][raw] for raw, name in wanted.items() if name not in header]
+    repeated = sorted(
+        {name for name in header if name in wanted.values() and header.count(name) > 1}
+    )
     extra = [name for name in header if name not in wanted.values()]
     if extra:
         found.warnings.append(f"ignores extra columns: {', '.join(extra)}")
     found.columns = {raw: header.index(name) + 1 for raw, name in wanted.items() if name in header}
-    _identify_partition(found, lines[1:])
+    data_error = _identify_partition(found, lines[1:])
     if missing:
-        found.error = f"lacks required columns: {', '.join(missing)}"
-    elif not found.identified and found.error is None:
-        found.error = (
-            "has no data rows"
-            if not any(x.strip() for x in lines[1:])
-            else ("has no data row with a valid tier and week in its first rows")
+        return (
+            f"lacks required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
+            f" (the {layout} layout is {'|'.join(LAYOUT_HEADERS[layout].values())})"
         )
-    return found
+    if repeated:
+        return f"repeats column {', '.join(repeated)} in its header (which one is meant?)"
+    return data_error
 
 
-def _identify_partition(found: SourceFile, data_lines: list[str]) -> None:
-    """Take tier and week from the first rows that carry a valid value for each."""
-    for line in [x for x in data_lines if x.strip()][:SNIFF_ROWS]:
+def _identify_partition(found: SourceFile, data_lines: list[str]) -> str | None:
+    """Take tier and week by majority over the first rows that carry a valid value for each.
+
+    A majority (ties: the earliest) rather than the first row, so a file whose first row is
+    itself bad (another tier, another week) is still identified as what its rows are; that
+    row is then rejected as TIER_MISMATCH / INVALID_WEEK_ENDING. Returns why identification
+    failed, for the user, or None.
+    """
+    rows = [line for line in data_lines if line.strip()][:SNIFF_ROWS]
+    if not rows:
+        return "has no data rows (header only)"
+    tiers: Counter[str] = Counter()
+    weeks: Counter[date] = Counter()
+    fitting = 0
+    for line in rows:
         fields = [_unquote(value) for value in line.split("|")]
         if len(fields) != found.field_count:
             continue
-        if found.tier is None and "tier" in found.columns:
-            found.tier = canonical_tier(fields[found.columns["tier"] - 1])
-        if found.week_ending is None:
-            found.week_ending = _row_week(found, fields)
-        if found.identified:
-            return
+        fitting += 1
+        if "tier" in found.columns:
+            tier = canonical_tier(fields[found.columns["tier"] - 1])
+            if tier is not None:
+                tiers[tier] += 1
+        week = _row_week(found, fields)
+        if week is not None:
+            weeks[week] += 1
+    # Counter.most_common keeps first-seen order among equal counts.
+    found.tier = tiers.most_common(1)[0][0] if tiers else None
+    found.week_ending = weeks.most_common(1)[0][0] if weeks else None
+    if not fitting:
+        delimiter = _other_delimiter(rows[0])
+        return (
+            f"has no data row with the header's {found.field_count} '|'-separated fields in its"
+            f" first {len(rows)} rows"
+            + (f" (its rows are not pipe-delimited: separated by {delimiter})" if delimiter else "")
+        )
+    if found.tier is None:
+        return f"has no row with a known tier in its first {len(rows)} rows"
+    if found.week_ending is None:
+        what = "Friday WeekEnding" if found.layout == "simplified" else "ISO lastUpdateDate"
+        return f"has no row with a valid {what} in its first {len(rows)} rows"
+    return None
 
 
 def _row_week(found: SourceFile, fields: list[str]) -> date | None:

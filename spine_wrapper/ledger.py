@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import duckdb
 
@@ -56,6 +56,21 @@ def latest_published(
         if window_week is not None:
             found[key].window_inputs[window_week] = input_id
     return found
+
+
+def stale_window_weeks(
+    latest: PublishedCapture, published: dict[tuple[date, str], PublishedCapture]
+) -> list[date]:
+    """Earlier window weeks whose latest capture is no longer the one `latest` was built from."""
+    stale = []
+    for window_week, input_id in sorted(latest.window_inputs.items()):
+        current = published.get((window_week, latest.tier))
+        if (
+            window_week != latest.week_ending
+            and (current.capture_id if current else None) != input_id
+        ):
+            stale.append(window_week)
+    return stale
 
 
 def newest_status(
@@ -136,3 +151,172 @@ def diff_captures(
             ).fetchall()
             differences += [(table, label, row) for row in rows]
     return differences
+
+
+def capture_exists(con: duckdb.DuckDBPyConnection, capture_ids: list[str]) -> list[str]:
+    """The ids among `capture_ids` that raw.captures does not know."""
+    known = {
+        row[0]
+        for row in con.execute(
+            "select capture_id from raw.captures where list_contains(?, capture_id)", [capture_ids]
+        ).fetchall()
+    }
+    return [capture_id for capture_id in capture_ids if capture_id not in known]
+
+
+def run_captures(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
+    """Every capture of a run that is not rolled back yet."""
+    return [
+        row[0]
+        for row in con.execute(
+            "select capture_id from main.finra_otc_transparency_captures"
+            " where run_id = ? and status <> 'rolled_back' order by capture_id",
+            [run_id],
+        ).fetchall()
+    ]
+
+
+def dependent_captures(con: duckdb.DuckDBPyConnection, capture_ids: list[str]) -> list[str]:
+    """Captures (not yet rolled back) whose 6-week windows read any of `capture_ids`,
+    transitively: rolling those back too keeps every remaining window consistent."""
+    if not _relation_exists(con, "intermediate", "int_capture_windows_resolved"):
+        return []
+    chosen = set(capture_ids)
+    frontier = list(capture_ids)
+    while frontier:
+        rows = con.execute(
+            """
+            select distinct w.capture_id
+            from intermediate.int_capture_windows_resolved as w
+            inner join main.finra_otc_transparency_captures as c on w.capture_id = c.capture_id
+            where list_contains(?, w.input_capture_id) and c.status <> 'rolled_back'
+            """,
+            [frontier],
+        ).fetchall()
+        frontier = [row[0] for row in rows if row[0] not in chosen]
+        chosen.update(frontier)
+    return sorted(chosen - set(capture_ids))
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (week, tier) of the completeness matrix."""
+
+    state: str  # published | failed | missing | stale | loaded
+    captures: int
+    latest: str | None
+    detail: str = ""
+
+
+def completeness(
+    con: duckdb.DuckDBPyConnection, weeks: list[date], tiers: list[str]
+) -> dict[tuple[date, str], Cell]:
+    """Per (week, tier): published (with capture count), failed, loaded, stale or missing."""
+    if not _relation_exists(con, "main", "finra_otc_transparency_captures"):
+        return {(w, t): Cell("missing", 0, None) for w in weeks for t in tiers}
+    counts = {
+        (week, tier): (count, newest_status)
+        for week, tier, count, newest_status in con.execute(
+            """
+            select week_ending, tier, count(*), arg_max(status, captured_at)
+            from main.finra_otc_transparency_captures
+            where list_contains(?, week_ending) and list_contains(?, tier)
+            group by week_ending, tier
+            """,
+            [weeks, tiers],
+        ).fetchall()
+    }
+    published = latest_published(con, min(weeks), max(weeks), tiers)
+    cells: dict[tuple[date, str], Cell] = {}
+    for week in weeks:
+        for tier in tiers:
+            count, newest = counts.get((week, tier), (0, None))
+            latest = published.get((week, tier))
+            if latest is None:
+                state = "failed" if newest == "failed" else ("loaded" if newest else "missing")
+                cells[(week, tier)] = Cell(state, count, None)
+                continue
+            stale = stale_window_weeks(latest, published)
+            state = "stale" if stale else "published"
+            detail = f"window read an old {min(stale)}" if stale else ""
+            cells[(week, tier)] = Cell(state, count, latest.capture_id, detail)
+    return cells
+
+
+def captures_of_week(
+    con: duckdb.DuckDBPyConnection, week: date, tiers: list[str]
+) -> list[dict[str, object]]:
+    """Every capture of a week (and tiers), newest first, as dicts."""
+    cursor = con.execute(
+        """
+        select capture_id, run_id, tier, status, status_at, rows_read, rows_accepted,
+               rows_rejected, source_file, file_sha256, calc_versions, captured_at, status_detail
+        from main.finra_otc_transparency_captures
+        where week_ending = ? and list_contains(?, tier)
+        order by captured_at desc, capture_id desc
+        """,
+        [week, tiers],
+    )
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def test_results(con: duckdb.DuckDBPyConnection, run_id: str | None) -> list[dict[str, object]]:
+    """Test outcomes of one run (default: the newest run that recorded any), worst first."""
+    if run_id is None:
+        newest = con.execute(
+            "select run_id from raw.test_results where run_id is not null"
+            " order by recorded_at desc limit 1"
+        ).fetchone()
+        if newest is None:
+            return []
+        run_id = newest[0]
+    cursor = con.execute(
+        """
+        select run_id, test_name, model_name, severity, status, failures, failing_rows,
+               recorded_at
+        from raw.test_results
+        where run_id = ?
+        order by case status when 'fail' then 0 when 'error' then 1 when 'warn' then 2 else 3 end,
+                 recorded_at desc, test_name
+        """,
+        [run_id],
+    )
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def rejects_by_code(con: duckdb.DuckDBPyConnection, capture_ids: list[str]) -> dict[str, int]:
+    """Rejected rows of the given captures counted by primary reason code."""
+    if not capture_ids or not _relation_exists(con, "main", "finra_otc_transparency_rejects"):
+        return {}
+    return dict(
+        con.execute(
+            "select reason_code, count(*) from main.finra_otc_transparency_rejects"
+            " where list_contains(?, capture_id) group by reason_code order by reason_code",
+            [capture_ids],
+        ).fetchall()
+    )
+
+
+def fail_orphans(con: duckdb.DuckDBPyConnection, now: datetime) -> list[str]:
+    """Append a `failed` event to every capture whose newest event is `loaded`."""
+    orphans = [
+        row[0]
+        for row in con.execute(
+            """
+            select capture_id from raw.capture_events
+            group by capture_id
+            having arg_max(status, event_at) = 'loaded'
+            order by capture_id
+            """
+        ).fetchall()
+    ]
+    if orphans:
+        con.execute(
+            "insert into raw.capture_events select capture_id, run_id, 'failed', ?,"
+            " 'orphaned: its run ended before dbt build published it; superseded by a new run'"
+            " from raw.captures where list_contains(?, capture_id)",
+            [now, orphans],
+        )
+    return orphans

@@ -9,12 +9,13 @@ import json
 import shutil
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
 from .discover import SourceFile
+from .weeks import is_friday, week_ending_from_last_update
 
 RAW_FIELDS = (
     "tier",
@@ -125,6 +126,13 @@ def load_captures(
             con.execute(_INSERT_ROWS, [[row[0] for row in files]])
             con.execute(_INSERT_CAPTURES, [json.dumps(calc_versions, sort_keys=True), captured_at])
             con.execute(_INSERT_EVENTS, [captured_at])
+            failed_at = captured_at + timedelta(microseconds=1)  # after its `loaded` event
+            for capture_id, detail in _multi_week_captures(con).items():
+                con.execute(
+                    "insert into raw.capture_events select capture_id, run_id, 'failed', ?, ?"
+                    " from raw.captures where capture_id = ?",
+                    [failed_at, detail, capture_id],
+                )
             counts = dict(
                 con.execute(
                     "select capture_id, rows_read from raw.captures"
@@ -137,6 +145,43 @@ def load_captures(
             con.execute("rollback")
             raise
     return counts
+
+
+def _multi_week_captures(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Captures whose file holds rows of more than one week: a file-level error (DOMAIN §1.1).
+
+    DuckDB lists each capture's distinct date values; the week rule is applied here in Python
+    (weeks.week_ending_from_last_update) to those few values only. Rows of another tier are
+    row-level TIER_MISMATCH rejects instead; unparseable dates are row-level INVALID_DATE.
+    """
+    rows = con.execute(
+        """
+        select f.capture_id, f.source_file, c.layout,
+               list(distinct trim(trim(coalesce(r.week_ending_raw, r.last_update_date_raw)), '"'))
+        from load_files as f
+        inner join raw.captures as c on f.capture_id = c.capture_id
+        inner join raw.finra_rows as r on f.capture_id = r.capture_id
+        group by f.capture_id, f.source_file, c.layout
+        """
+    ).fetchall()
+    failed: dict[str, str] = {}
+    for capture_id, source_file, layout, values in rows:
+        weeks: set[date] = set()
+        for value in values:
+            try:
+                day = date.fromisoformat(value or "")
+            except ValueError:
+                continue
+            if layout == "finra":
+                weeks.add(week_ending_from_last_update(day))
+            elif is_friday(day):
+                weeks.add(day)
+        if len(weeks) > 1:
+            listed = ", ".join(sorted(w.isoformat() for w in weeks))
+            failed[capture_id] = (
+                f"{source_file}: rows span several weeks ({listed}); one file must hold one week"
+            )
+    return failed
 
 
 _FIELD_SELECT = ",\n".join(

@@ -33,13 +33,12 @@ weeks_back_option = click.option(
     type=click.IntRange(min=1),
     help="The N Fridays ending at --end (or at the last Friday on or before today).",
 )
-tier_option = click.option(
-    "--tier",
-    "tier_values",
-    multiple=True,
-    required=True,
-    help="Tier to process: NMS_TIER_1, NMS_TIER_2, OTC (any spelling, e.g. 'NMS Tier 1', T2) "
-    "or 'all'. Repeatable.",
+TIER_HELP = (
+    "Tier: NMS_TIER_1, NMS_TIER_2, OTC (any spelling, e.g. 'NMS Tier 1', T2) or 'all'. Repeatable."
+)
+tier_option = click.option("--tier", "tier_values", multiple=True, required=True, help=TIER_HELP)
+tier_all_option = click.option(
+    "--tier", "tier_values", multiple=True, default=("all",), show_default=True, help=TIER_HELP
 )
 calc_version_option = click.option(
     "--calc-version",
@@ -48,6 +47,16 @@ calc_version_option = click.option(
     metavar="CALC=vN",
     help="Calc version to compute, e.g. liquidity_score=v2 (default: the current versions).",
 )
+max_weeks_option = click.option(
+    "--max-weeks",
+    envvar="SPINE_MAX_WEEKS",
+    show_envvar=True,
+    type=click.IntRange(min=1),
+    default=520,
+    show_default=True,
+    help="Refuse ranges longer than this many weeks unless --yes is given.",
+)
+yes_option = click.option("--yes", "-y", is_flag=True, help="Do not ask; accept long ranges.")
 wait_option = click.option(
     "--wait", is_flag=True, help="Wait for another spine-dbt process to release the database."
 )
@@ -71,6 +80,24 @@ def parse_range(start: str | None, end: str | None, weeks_back: int | None) -> t
             f"--start {start_day} is after --end {end_day}; the range is start..end inclusive"
         )
     return start_day, end_day
+
+
+def check_range_size(start: date, end: date, max_weeks: int, yes: bool) -> None:
+    """A range longer than --max-weeks needs --yes (a typo in a year should not load decades)."""
+    count = (end - start).days // 7 + 1
+    if count > max_weeks and not yes:
+        raise click.BadParameter(
+            f"{start}..{end} is {count} weeks, more than --max-weeks {max_weeks}; "
+            "pass --yes to process it anyway",
+            param_hint="--start/--end",
+        )
+
+
+def parse_friday(text: str, what: str) -> date:
+    try:
+        return weeks.require_friday(weeks.parse_date(text), what)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=what) from None
 
 
 def parse_tiers(values: tuple[str, ...]) -> list[str]:

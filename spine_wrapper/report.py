@@ -68,3 +68,69 @@ def backfill_summary(result: BackfillResult) -> str:
     if result.dbt_error:
         parts.append(f"dbt error: {result.dbt_error}")
     return "\n".join(parts)
+
+
+MARKS = {"published": "✓", "failed": "✗", "missing": "·", "stale": "~", "loaded": "…"}
+
+
+def completeness_matrix(cells: dict, weeks: list, tiers: list[str]) -> str:
+    """Weeks as rows, tiers as columns: ✓n published (n captures), ✗ failed, · missing,
+    ~ stale, … loaded but not built; then the gaps and the latest capture per cell."""
+    rows = []
+    for week in weeks:
+        row: list[object] = [week]
+        for tier in tiers:
+            cell = cells[(week, tier)]
+            count = str(cell.captures) if cell.state in ("published", "stale") else ""
+            row.append(MARKS[cell.state] + count)
+        rows.append(row)
+    parts = [table(["week", *tiers], rows)]
+    gaps = [
+        f"  {week} {tier}: {cells[(week, tier)].state}"
+        + (f" ({cells[(week, tier)].detail})" if cells[(week, tier)].detail else "")
+        for week in weeks
+        for tier in tiers
+        if cells[(week, tier)].state != "published"
+    ]
+    parts.append("gaps:" if gaps else "no gaps: every week and tier is published")
+    parts += gaps
+    parts.append("latest capture per cell:")
+    parts += [
+        f"  {week} {tier}: {cells[(week, tier)].latest}"
+        for week in weeks
+        for tier in tiers
+        if cells[(week, tier)].latest
+    ]
+    return "\n".join(parts)
+
+
+def run_report(result: BackfillResult, timings: dict[str, float]) -> dict[str, object]:
+    """The JSON run report of a backfill."""
+    return {
+        "run_id": result.run_id,
+        "ok": result.ok,
+        "partitions": [
+            {
+                "week_ending": p.week_ending.isoformat(),
+                "tier": p.tier,
+                "plan": p.action,
+                "status": _outcome(p),
+                "capture_id": p.capture_id,
+                "source_file": str(p.source.path) if p.source else None,
+                "rows_read": p.rows_read,
+                "rows_accepted": p.rows_accepted,
+                "rows_rejected": p.rows_rejected,
+                "detail": p.detail,
+            }
+            for p in result.partitions
+        ],
+        "rejects_by_code": result.rejects_by_code,
+        "failing_tests": [
+            {"name": n.name, "status": n.status, "failures": n.failures, "message": n.message}
+            for n in result.failed_nodes
+        ],
+        "warnings": [{"name": n.name, "failures": n.failures} for n in result.warned_nodes],
+        "skipped_files": [{"path": str(f.path), "reason": f.error} for f in result.skipped_files],
+        "dbt_error": result.dbt_error,
+        "timings_s": timings,
+    }

@@ -55,6 +55,20 @@ RAW_DDL = (
         detail varchar
     )
     """,
+    """
+    create table if not exists raw.test_results (
+        invocation_id varchar not null,
+        run_id varchar,
+        test_name varchar not null,
+        model_name varchar,
+        severity varchar,
+        status varchar not null,
+        failures bigint,
+        message varchar,
+        failing_rows varchar,
+        recorded_at timestamp not null
+    )
+    """,
 )
 
 

@@ -75,9 +75,9 @@ rows_unquoted as (
         captures.capture_tier,
         captures.layout,
         captures.expected_field_count,
-        raw_rows.tier_raw,
         raw_rows.issue_name,
         raw_rows.venue_name,
+        {{ unquote('raw_rows.tier_raw') }} as tier_text,
         {{ unquote('raw_rows.week_ending_raw') }} as week_ending_text,
         {{ unquote('raw_rows.last_update_date_raw') }} as last_update_date_text,
         upper({{ unquote('raw_rows.symbol_raw') }}) as symbol,
@@ -109,7 +109,7 @@ rows_typed as (
                 then {{ dbt.safe_cast('rows_unquoted.week_ending_text', api.Column.translate_type('date')) }}
         end as stated_week_ending
     from rows_unquoted
-    left join tier_keys on {{ alias_key('rows_unquoted.tier_raw') }} = tier_keys.alias_key
+    left join tier_keys on {{ alias_key('rows_unquoted.tier_text') }} = tier_keys.alias_key
 ),
 
 rows_dated as (
