@@ -40,6 +40,7 @@ LAYOUTS: dict[str, dict[str, str]] = {
     layout: {raw: name.lower() for raw, name in names.items()}
     for layout, names in LAYOUT_HEADERS.items()
 }
+KNOWN_COLUMNS = {name for names in LAYOUTS.values() for name in names.values()}
 SNIFF_BYTES = 1 << 16
 SNIFF_ROWS = 50
 GZIP_MAGIC = b"\x1f\x8b"
@@ -199,13 +200,21 @@ def _parse_iso(value: str) -> date | None:
         return None
 
 
-def _other_delimiter(line: str) -> str | None:
-    """How `line` is separated when it has no `|` but commas, tabs or semicolons, else None."""
+def _other_delimiter(line: str, header: bool = False) -> str | None:
+    """How `line` is separated when it has no `|` but commas, tabs or semicolons, else None.
+
+    For a header, only when splitting on that delimiter finds FINRA column names (a line of
+    prose with a comma is not a comma-separated header).
+    """
     if "|" in line:
         return None
     counts = {sep: line.count(sep) for sep in OTHER_DELIMITERS}
     sep = max(counts, key=lambda key: counts[key])
-    return f"{OTHER_DELIMITERS[sep]} ({sep!r})" if counts[sep] else None
+    if not counts[sep]:
+        return None
+    if header and not {_unquote(name).lower() for name in line.split(sep)} & KNOWN_COLUMNS:
+        return None
+    return f"{OTHER_DELIMITERS[sep]} ({sep!r})"
 
 
 def identify(path: Path) -> SourceFile:
@@ -233,7 +242,7 @@ def _identify_content(found: SourceFile, lines: list[str]) -> str | None:
         return "is empty (no header line)"
     if not lines[0].strip():
         return "has a blank line 1: the header must be the first line"
-    delimiter = _other_delimiter(lines[0])
+    delimiter = _other_delimiter(lines[0], header=True)
     if delimiter:
         return f"is not pipe-delimited: its header (line 1) is separated by {delimiter}"
     header = [_unquote(name).lower() for name in lines[0].split("|")]

@@ -233,8 +233,9 @@ def completeness(
             count, newest = counts.get((week, tier), (0, None))
             latest = published.get((week, tier))
             if latest is None:
-                state = "failed" if newest == "failed" else ("loaded" if newest else "missing")
-                cells[(week, tier)] = Cell(state, count, None)
+                state = newest if newest in ("failed", "loaded") else "missing"
+                detail = "every capture rolled back" if newest == "rolled_back" else ""
+                cells[(week, tier)] = Cell(state, count, None, detail)
                 continue
             stale = stale_window_weeks(latest, published)
             state = "stale" if stale else "published"

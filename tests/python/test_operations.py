@@ -1,0 +1,214 @@
+"""The operator's playbook end to end: plan, revise, status, captures, verify, rollback, quality,
+interrupted runs and a busy warehouse, on real DuckDB files and real dbt builds."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from spine_wrapper.generate import generate
+from spine_wrapper.warehouse import locked
+
+from .conftest import query, run_cli
+from .test_backfill import _latest_rows
+
+END = date(2025, 12, 26)
+RANGE = ["--start", "2025-11-07", "--end", "2025-12-26", "--tier", "OTC"]
+
+
+def _files(tmp_path: Path) -> tuple[Path, Path]:
+    """Eight small OTC weeks plus a FINRA revision of 2025-12-12 (third newest)."""
+    written = generate(tmp_path / "files", 8, ["OTC"], END, revised_week=True)
+    revision = tmp_path / written[-1].name
+    written[-1].rename(revision)
+    (tmp_path / "files" / "revisions").rmdir()
+    return tmp_path / "files", revision
+
+
+def _plan(source: Path, db: Path) -> dict[str, str]:
+    result = run_cli("plan", *RANGE, "--source-dir", str(source), "--db", str(db), "--json")
+    assert result.exit_code == 0, result.output
+    return {p["week_ending"]: p["plan"] for p in json.loads(result.output)["partitions"]}
+
+
+def test_revision_flows_through_and_rolls_back(tmp_path: Path) -> None:
+    source, revision = _files(tmp_path)
+    db = tmp_path / "w.duckdb"
+    args = [*RANGE, "--source-dir", str(source), "--db", str(db)]
+    assert set(_plan(source, db).values()) == {"new"}
+    assert run_cli("backfill", *args).exit_code == 0
+    before = _latest_rows(db)
+    assert set(_plan(source, db).values()) == {"up to date"}
+
+    revision.replace(source / revision.name)  # FINRA re-publishes 2025-12-12
+    plan = _plan(source, db)
+    assert plan["2025-12-12"] == "revised"
+    assert [plan["2025-12-19"], plan["2025-12-26"]] == ["stale", "stale"]
+    assert {plan[w] for w in plan if w < "2025-12-12"} == {"up to date"}
+
+    report_path = tmp_path / "run.json"
+    result = run_cli("backfill", *args, "--json", str(report_path))
+    assert result.exit_code == 0, result.output
+    report = json.loads(report_path.read_text())
+    loaded = [p for p in report["partitions"] if p["capture_id"] and p["plan"] != "up to date"]
+    assert [p["week_ending"] for p in loaded] == ["2025-12-12", "2025-12-19", "2025-12-26"]
+    assert all(p["status"] == "published" for p in loaded)
+    run_id = report["run_id"]
+    after = _latest_rows(db)
+    assert after != before
+    # The revised week's rows reach the later weeks' rolling windows.
+    rolling = query(
+        db,
+        "select input_capture_ids from main.finra_otc_transparency_symbol_rolling_6w_latest"
+        " where week_ending = '2025-12-26' limit 1",
+    )
+    assert run_id.removeprefix("run_") in rolling[0][0]
+    assert _plan(source, db) == {w: "up to date" for w in _plan(source, db)}
+
+    # captures: newest first; verify: the two captures of the revised week differ.
+    listed = run_cli("captures", "--week", "2025-12-12", "--db", str(db), "--json")
+    captures = json.loads(listed.output)
+    assert [c["status"] for c in captures] == ["published", "published"]
+    newest, oldest = captures[0]["capture_id"], captures[1]["capture_id"]
+    differs = run_cli("verify", "--capture-id", oldest, "--against", newest, "--db", str(db))
+    assert differs.exit_code == 1 and "only in A" in differs.output
+
+    rolled = run_cli("rollback", "--run-id", run_id, "--db", str(db), "--yes")
+    assert rolled.exit_code == 0, rolled.output
+    assert f"2025-12-12 OTC: {oldest}" in rolled.output
+    assert _latest_rows(db) == before
+    history = query(
+        db,
+        "select partition_key, count(*) from snapshots.finra_otc_transparency_capture_history"
+        " group by 1 having count(*) > 1 order by 1",
+    )
+    assert history == [("OTC:2025-12-12", 3), ("OTC:2025-12-19", 3), ("OTC:2025-12-26", 3)]
+    assert run_cli("status", *RANGE, "--db", str(db)).exit_code == 0  # consistent, no gaps
+    assert _plan(source, db)["2025-12-12"] == "revised"  # the file on disk is still newer
+
+    quality = run_cli("quality", "--run-id", run_id, "--db", str(db), "--json")
+    results = json.loads(quality.output)
+    assert results and {r["status"] for r in results} <= {"pass", "warn"}
+
+
+def test_rollback_of_one_capture_lists_the_windows_that_read_it(tmp_path: Path) -> None:
+    source, _ = _files(tmp_path)
+    db = tmp_path / "w.duckdb"
+    assert run_cli("backfill", *RANGE, "--source-dir", str(source), "--db", str(db)).exit_code == 0
+    [(capture_id,)] = query(
+        db, "select capture_id from raw.captures where week_ending = '2025-12-05'"
+    )
+    refused = run_cli(
+        "rollback",
+        "--capture-id",
+        "OTC:2025-12-05:20000101T000000000000Z",
+        "--db",
+        str(db),
+        "--yes",
+    )
+    assert refused.exit_code == 2 and "unknown capture ids" in refused.output
+    from click.testing import CliRunner
+
+    from spine_wrapper.cli import main
+
+    declined = CliRunner().invoke(
+        main, ["rollback", "--capture-id", capture_id, "--db", str(db)], input="n\n"
+    )
+    assert declined.exit_code == 1  # aborted
+    lines = declined.output.splitlines()
+    dependents = lines[lines.index("and the later captures whose 6-week windows read them:") + 1 :]
+    assert [d.strip().split(":")[1] for d in dependents if d.startswith("  ")] == [
+        "2025-12-12",
+        "2025-12-19",
+        "2025-12-26",
+    ]
+    assert query(db, "select count(distinct status) from main.finra_otc_transparency_captures") == [
+        (1,)
+    ]
+    done = run_cli("rollback", "--capture-id", capture_id, "--db", str(db), "--yes")
+    assert done.exit_code == 0, done.output
+    statuses = query(
+        db,
+        "select cast(week_ending as varchar), status from main.finra_otc_transparency_captures"
+        " order by 1",
+    )
+    assert [s for w, s in statuses if w >= "2025-12-05"] == ["rolled_back"] * 4
+    gap = run_cli("status", *RANGE, "--db", str(db))
+    assert gap.exit_code == 1
+    assert "2025-12-05 OTC: missing (every capture rolled back)" in gap.output
+
+
+def test_status_and_plan_show_a_missing_week(tmp_path: Path) -> None:
+    source, _ = _files(tmp_path)
+    (source / "finra_otc_weekly_otc_20251124.psv").unlink()  # week 2025-11-21
+    db = tmp_path / "w.duckdb"
+    assert _plan(source, db)["2025-11-21"] == "missing file"
+    result = run_cli("backfill", *RANGE, "--source-dir", str(source), "--db", str(db))
+    assert result.exit_code == 1
+    status = run_cli("status", *RANGE, "--db", str(db))
+    assert status.exit_code == 1
+    assert "2025-11-21 OTC: missing" in status.output
+    assert "·" in status.output and "✓1" in status.output
+
+
+def _spine(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "spine-dbt"), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def test_a_second_writer_gets_a_clear_busy_error(tmp_path: Path) -> None:
+    source, _ = _files(tmp_path)
+    db = tmp_path / "w.duckdb"
+    with locked(db):
+        started = time.monotonic()
+        process = _spine("backfill", *RANGE, "--source-dir", str(source), "--db", str(db))
+        output, _ = process.communicate(timeout=60)
+        assert time.monotonic() - started < 10
+    assert process.returncode == 1
+    assert f"database busy (held by PID {os.getpid()})" in output
+
+
+@pytest.mark.parametrize("kill_after", [0.8, 3.0, 6.0])
+def test_killed_backfill_completes_on_rerun(tmp_path: Path, kill_after: float) -> None:
+    """kill -9 during load, dbt build or publish; the rerun ends where an uninterrupted run does."""
+    source, _ = _files(tmp_path)
+    reference, db = tmp_path / "reference.duckdb", tmp_path / "killed.duckdb"
+    args = [*RANGE, "--source-dir", str(source)]
+    assert run_cli("backfill", *args, "--db", str(reference)).exit_code == 0
+
+    process = _spine("backfill", *args, "--db", str(db), "--no-progress")
+    time.sleep(kill_after)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    if db.exists():  # the warehouse is consistent: nothing half-published is visible
+        visible = query(
+            db,
+            "select count(*) from information_schema.tables"
+            " where table_name = 'finra_otc_transparency_venue_share_latest'",
+        )
+        if visible[0][0]:
+            weeks = query(
+                db,
+                "select week_ending, tier, count(distinct capture_id)"
+                " from main.finra_otc_transparency_venue_share_latest group by 1, 2",
+            )
+            assert all(n == 1 for _, _, n in weeks)
+    rerun = run_cli("backfill", *args, "--db", str(db))
+    assert rerun.exit_code == 0, rerun.output
+    assert _latest_rows(db) == _latest_rows(reference)
+    assert query(
+        db, "select count(*) from main.finra_otc_transparency_captures where status = 'loaded'"
+    ) == [(0,)]
