@@ -24,6 +24,7 @@ MISSING = "missing file"
 FAILED_EARLIER = "failed earlier"
 FILE_ERROR = "file error"
 TO_LOAD = (NEW, REVISED, STALE, FAILED_EARLIER)
+CHUNK_WEEKS = 52  # long ranges are built a year at a time, oldest first
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Partition:
     rows_read: int | None = None
     rows_accepted: int | None = None
     rows_rejected: int | None = None
+    file_sha256: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -132,9 +134,15 @@ def _decide(
         return Partition(week, tier, FAILED_EARLIER if failed else NEW, source)
     if force:
         return Partition(week, tier, NEW, source, detail="--force")
-    if file_digest(source.path) != latest.file_sha256:
+    sha = file_digest(source.path)
+    if sha != latest.file_sha256:
         return Partition(
-            week, tier, REVISED, source, detail="file changed since its latest capture"
+            week,
+            tier,
+            REVISED,
+            source,
+            detail="file changed since its latest capture",
+            file_sha256=sha,
         )
     if latest.calc_versions != calc_versions:
         return Partition(week, tier, REVISED, source, detail="calc versions changed")
@@ -147,19 +155,28 @@ def _decide(
     return Partition(week, tier, UP_TO_DATE, source, capture_id=latest.capture_id)
 
 
-def load(db_path: Path, partitions: list[Partition], calc_versions: dict[str, str]) -> str | None:
-    """Load every partition the plan marked to load under one new run; returns the run id."""
+def load(
+    db_path: Path,
+    partitions: list[Partition],
+    calc_versions: dict[str, str],
+    now: datetime | None = None,
+) -> str | None:
+    """Load every partition the plan marked to load under one run; returns the run id.
+
+    `now` fixes the run's stamp, so that the chunks of one backfill share one run id.
+    """
     chosen = [p for p in partitions if p.action in TO_LOAD]
     if not chosen:
         return None
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     stamp = new_run_stamp(now)
     run_id = f"run_{stamp}"
     captures = []
     for p in chosen:
         assert p.source is not None
         p.capture_id = capture_id_for(p.tier, p.week_ending.isoformat(), stamp)
-        captures.append(Capture(p.capture_id, run_id, p.source, file_digest(p.source.path)))
+        sha = p.file_sha256 or file_digest(p.source.path)
+        captures.append(Capture(p.capture_id, run_id, p.source, sha))
     with connect(db_path) as con:
         counts = load_captures(con, captures, calc_versions, now.replace(tzinfo=None))
     for p in chosen:
@@ -219,11 +236,14 @@ def backfill(
     force: bool = False,
     retry_failed: bool = False,
     on_event: Callable[[object], None] | None = None,
+    chunk_weeks: int = CHUNK_WEEKS,
 ) -> BackfillResult:
     """Plan, load the partitions that need it under one run, build them, report the outcome.
 
     Captures left `loaded` by an interrupted earlier run are marked failed first (their run
-    can never publish them), so re-running the same command completes the range.
+    can never publish them), so re-running the same command completes the range. Long
+    ranges are cut into chunks of `chunk_weeks` weeks, each loaded and built in turn, oldest
+    first (later windows read the chunks before them); a chunk that fails stops the run.
     """
     cleaned = clean_orphans(db_path)
     partitions, skipped = plan(db_path, start, end, tiers, source_dir, calc_versions, force)
@@ -231,15 +251,36 @@ def backfill(
         for p in partitions:
             if p.action in TO_LOAD and p.action != FAILED_EARLIER:
                 p.action, p.detail = "not retried", "--retry-failed only re-attempts failed weeks"
-    run_id = load(db_path, partitions, calc_versions)
-    result = BackfillResult(run_id, partitions, skipped_files=skipped, orphans=cleaned)
-    if run_id is None:
-        return result
-    outcome = build(db_path, run_id, start, end, tiers, calc_versions, on_event)
-    result.failed_nodes, result.warned_nodes = outcome.failed, outcome.warned
-    if outcome.exception:
-        result.dbt_error = outcome.exception
-    collect(db_path, result)
+    result = BackfillResult(None, partitions, skipped_files=skipped, orphans=cleaned)
+    now = datetime.now(UTC)
+    weeks = fridays(start, end)
+    for first in range(0, len(weeks), chunk_weeks):
+        chunk_weeks_list = weeks[first : first + chunk_weeks]
+        chunk = [p for p in partitions if p.week_ending in chunk_weeks_list]
+        run_id = load(db_path, chunk, calc_versions, now)
+        if run_id is None:
+            continue
+        result.run_id = run_id
+        outcome = build(
+            db_path,
+            run_id,
+            chunk_weeks_list[0],
+            chunk_weeks_list[-1],
+            tiers,
+            calc_versions,
+            on_event,
+        )
+        result.failed_nodes += outcome.failed
+        result.warned_nodes += outcome.warned
+        if outcome.exception:
+            result.dbt_error = outcome.exception
+        collect(db_path, result)
+        if not all(p.status == "published" for p in chunk if p.action in TO_LOAD):
+            for later in partitions:
+                if later.week_ending > chunk_weeks_list[-1] and later.action in TO_LOAD:
+                    later.action = "not attempted"
+                    later.detail = "an earlier chunk of weeks did not publish"
+            break
     return result
 
 

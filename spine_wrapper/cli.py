@@ -109,6 +109,15 @@ def _progress(enabled: bool) -> Callable[[Any], None] | None:
     help="Write the run report (partitions, captures, rows, rejects, failing tests) here.",
 )
 @click.option("--progress/--no-progress", default=True, help="Print dbt nodes as they finish.")
+@click.option(
+    "--chunk-weeks",
+    envvar="SPINE_CHUNK_WEEKS",
+    show_envvar=True,
+    type=click.IntRange(min=1),
+    default=backfill_lib.CHUNK_WEEKS,
+    show_default=True,
+    help="Build long ranges this many weeks at a time, oldest first.",
+)
 @options.wait_option
 def backfill(
     start: str | None,
@@ -125,6 +134,7 @@ def backfill(
     retry_failed: bool,
     json_path: Path | None,
     progress: bool,
+    chunk_weeks: int,
     wait: bool,
 ) -> None:
     """Load the weekly files of a Friday range and build and publish them with `dbt build`.
@@ -158,6 +168,7 @@ def backfill(
                 force,
                 retry_failed,
                 on_event=_progress(progress),
+                chunk_weeks=chunk_weeks,
             )
     except WarehouseBusy as exc:
         raise click.ClickException(str(exc)) from None

@@ -161,11 +161,6 @@ def _decode_head(path: Path) -> tuple[str, bool, str | None]:
         else:
             error = _not_utf8(body, exc, bom)
             text = body.decode("utf-8", errors="replace")
-    if error is None and more:
-        try:
-            _check_whole_file(path, compressed)
-        except _Unreadable as exc:
-            error = str(exc)
     if compressed and path.suffix != ".gz":
         error = error or (
             f"is gzip-compressed but its name does not end in .gz; rename it to {path.name}.gz"
@@ -231,6 +226,11 @@ def identify(path: Path) -> SourceFile:
         return found
     lines, line_error = _split_lines(text, truncated=more)
     content_error = _identify_content(found, lines)
+    if more and found.layout and not (encoding_error or line_error or content_error):
+        try:  # only for FINRA files: a big file of anything else is not read to its end
+            _check_whole_file(path, compressed=_is_gzip(path))
+        except _Unreadable as exc:
+            encoding_error = str(exc)
     # What keeps the file from being read as text at all comes first: it causes the rest.
     found.error = encoding_error or line_error or content_error
     return found

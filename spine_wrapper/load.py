@@ -35,6 +35,9 @@ RAW_COLUMNS = {
 }
 
 
+LOAD_BATCH_FILES = 12
+
+
 @dataclass(frozen=True)
 class Capture:
     """One (week, tier) loaded from one file in one run."""
@@ -123,7 +126,9 @@ def load_captures(
             con.executemany(
                 f"insert into load_files values ({', '.join(['?'] * len(files[0]))})", files
             )
-            con.execute(_INSERT_ROWS, [[row[0] for row in files]])
+            paths = [row[0] for row in files]
+            for first in range(0, len(paths), LOAD_BATCH_FILES):  # bounded memory per statement
+                con.execute(_INSERT_ROWS, [paths[first : first + LOAD_BATCH_FILES]])
             con.execute(_INSERT_CAPTURES, [json.dumps(calc_versions, sort_keys=True), captured_at])
             con.execute(_INSERT_EVENTS, [captured_at])
             failed_at = captured_at + timedelta(microseconds=1)  # after its `loaded` event

@@ -146,6 +146,18 @@ def test_rollback_of_one_capture_lists_the_windows_that_read_it(tmp_path: Path) 
     assert "2025-12-05 OTC: missing (every capture rolled back)" in gap.output
 
 
+def test_chunked_backfill_equals_one_build(tmp_path: Path) -> None:
+    source, _ = _files(tmp_path)
+    whole, chunked = tmp_path / "whole.duckdb", tmp_path / "chunked.duckdb"
+    args = [*RANGE, "--source-dir", str(source)]
+    assert run_cli("backfill", *args, "--db", str(whole)).exit_code == 0
+    result = run_cli("backfill", *args, "--db", str(chunked), "--chunk-weeks", "3")
+    assert result.exit_code == 0, result.output
+    assert _latest_rows(chunked) == _latest_rows(whole)
+    runs = query(chunked, "select count(distinct run_id), count(*) from raw.captures")
+    assert runs == [(1, 8)]
+
+
 def test_status_and_plan_show_a_missing_week(tmp_path: Path) -> None:
     source, _ = _files(tmp_path)
     (source / "finra_otc_weekly_otc_20251124.psv").unlink()  # week 2025-11-21
