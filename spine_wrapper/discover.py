@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import re
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ SNIFF_BYTES = 1 << 16
 SNIFF_ROWS = 50
 GZIP_MAGIC = b"\x1f\x8b"
 UTF16_BOMS = {b"\xff\xfe": "UTF-16 LE", b"\xfe\xff": "UTF-16 BE"}
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 OTHER_DELIMITERS = {",": "commas", "\t": "tabs", ";": "semicolons"}
 
 
@@ -189,6 +191,9 @@ def _unquote(value: str) -> str:
 
 
 def _parse_iso(value: str) -> date | None:
+    """YYYY-MM-DD only, as the dbt models read it (date.fromisoformat also takes 20251215)."""
+    if not ISO_DATE.fullmatch(value):
+        return None
     try:
         return date.fromisoformat(value)
     except ValueError:

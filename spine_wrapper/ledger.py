@@ -93,8 +93,8 @@ def newest_status(
 
 def capture_rows(con: duckdb.DuckDBPyConnection, capture_ids: list[str]) -> list[tuple]:
     """Status and row counts of captures: (id, status, read, accepted, rejected, detail)."""
-    if not capture_ids:
-        return []
+    if not capture_ids or not _relation_exists(con, "main", "finra_otc_transparency_captures"):
+        return []  # the build failed before it made the captures view
     return con.execute(
         """
         select capture_id, status, rows_read, rows_accepted, rows_rejected, status_detail

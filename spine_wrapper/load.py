@@ -218,7 +218,7 @@ cleaned as (
 split as (
     select *, string_split(raw_line, '|') as fields
     from cleaned
-    where line_number > 1 and trim(raw_line) <> ''
+    where line_number > 1 and not regexp_full_match(raw_line, '\s*')
 )
 select
     capture_id,

@@ -62,6 +62,18 @@ def backfill_summary(result: BackfillResult) -> str:
     if result.warned_nodes:
         parts.append("warnings (published anyway):")
         parts += [f"  {n.name}: {n.failures} rows" for n in result.warned_nodes]
+    file_warnings = [
+        f"  {p.source.path}: {warning}"
+        for p in result.partitions
+        if p.source is not None
+        for warning in p.source.warnings
+    ]
+    if file_warnings:
+        parts.append("file warnings:")
+        parts += file_warnings
+    if result.orphans:
+        parts.append("captures left `loaded` by an interrupted run, now marked failed:")
+        parts += [f"  {capture_id}" for capture_id in result.orphans]
     if result.skipped_files:
         parts.append("files skipped (not identified as a FINRA week):")
         parts += [f"  {f.path}: {f.error}" for f in result.skipped_files]

@@ -1,6 +1,6 @@
 {#
     One row per selected calc version (DOMAIN.md §5); versions coexist in the table.
-    v1 = round(avg_trade_size, 2) x venue_count, computed exactly as DECIMAL(18, 2);
+    v1 = round(avg_trade_size, 2) x venue_count, computed exactly in DECIMAL (cents);
     v2 = log10(total_volume + 1) x log10(total_trades + 1) x log10(venue_count + 1).
     The column is DOUBLE so that both versions fit; v1 values are whole cents.
 #}
@@ -53,8 +53,8 @@ scores_computed as (
         case calc_versions.calc_version
             when 'v1'
                 then cast(
-                    cast(round(symbol_weeks.avg_trade_size, 2) as decimal(18, 2))
-                    * symbol_weeks.venue_count as decimal(18, 2)
+                    cast(round(symbol_weeks.avg_trade_size, 2) as decimal(38, 2))
+                    * symbol_weeks.venue_count as decimal(38, 2)
                 )
             when 'v2' then
                 log10(symbol_weeks.total_volume + 1)

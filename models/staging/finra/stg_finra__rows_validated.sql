@@ -14,6 +14,9 @@
     spelling is only meaningful through the tier_aliases seed.
 #}
 
+{#- An ISO date's shape; whether the day exists in its month is checked in dates_validated. -#}
+{%- set iso_date = '[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])' %}
+
 with
 
 raw_rows as (
@@ -100,16 +103,41 @@ rows_typed as (
             when {{ full_match('rows_unquoted.trades_text', '-?[0-9]{1,18}') }}
                 then cast(rows_unquoted.trades_text as bigint)
         end as total_trades,
+        {#- The day added to the first of the month: `2025-02-30` becomes 2025-03-02 here and
+            is caught in dates_validated. dbt.safe_cast is a plain cast on DuckDB, which would
+            fail the whole build on such a date. -#}
         case
-            when {{ full_match('rows_unquoted.last_update_date_text', '[0-9]{4}-[0-9]{2}-[0-9]{2}') }}
-                then {{ dbt.safe_cast('rows_unquoted.last_update_date_text', api.Column.translate_type('date')) }}
-        end as source_last_update_date,
+            when {{ full_match('rows_unquoted.last_update_date_text', iso_date) }}
+                then cast({{ dbt.dateadd(
+                    'day',
+                    'cast(right(rows_unquoted.last_update_date_text, 2) as integer) - 1',
+                    "cast(left(rows_unquoted.last_update_date_text, 8) || '01' as date)",
+                ) }} as date)
+        end as last_update_date_candidate,
         case
-            when {{ full_match('rows_unquoted.week_ending_text', '[0-9]{4}-[0-9]{2}-[0-9]{2}') }}
-                then {{ dbt.safe_cast('rows_unquoted.week_ending_text', api.Column.translate_type('date')) }}
-        end as stated_week_ending
+            when {{ full_match('rows_unquoted.week_ending_text', iso_date) }}
+                then cast({{ dbt.dateadd(
+                    'day',
+                    'cast(right(rows_unquoted.week_ending_text, 2) as integer) - 1',
+                    "cast(left(rows_unquoted.week_ending_text, 8) || '01' as date)",
+                ) }} as date)
+        end as week_ending_candidate
     from rows_unquoted
     left join tier_keys on {{ alias_key('rows_unquoted.tier_text') }} = tier_keys.alias_key
+),
+
+dates_validated as (
+    select
+        *,
+        case
+            when cast(last_update_date_candidate as {{ dbt.type_string() }}) = last_update_date_text
+                then last_update_date_candidate
+        end as source_last_update_date,
+        case
+            when cast(week_ending_candidate as {{ dbt.type_string() }}) = week_ending_text
+                then week_ending_candidate
+        end as stated_week_ending
+    from rows_typed
 ),
 
 rows_dated as (
@@ -124,7 +152,7 @@ rows_dated as (
             when layout = 'finra' then source_last_update_date is null
             else stated_week_ending is null
         end as is_invalid_date
-    from rows_typed
+    from dates_validated
 ),
 
 rows_checked as (
