@@ -126,9 +126,17 @@ def load_captures(
             con.executemany(
                 f"insert into load_files values ({', '.join(['?'] * len(files[0]))})", files
             )
+            con.execute(
+                "create or replace temp table load_stats"
+                " (capture_id varchar, rows_read bigint, date_values varchar[])"
+            )
             paths = [row[0] for row in files]
             for first in range(0, len(paths), LOAD_BATCH_FILES):  # bounded memory per statement
-                con.execute(_INSERT_ROWS, [paths[first : first + LOAD_BATCH_FILES]])
+                # Parse a batch once; land it and take its per-capture stats from the batch,
+                # never from raw.finra_rows, so a load's cost does not grow with the history.
+                con.execute(_PARSE_BATCH, [paths[first : first + LOAD_BATCH_FILES]])
+                con.execute("insert into raw.finra_rows select * from load_batch")
+                con.execute(_BATCH_STATS)
             con.execute(_INSERT_CAPTURES, [json.dumps(calc_versions, sort_keys=True), captured_at])
             con.execute(_INSERT_EVENTS, [captured_at])
             failed_at = captured_at + timedelta(microseconds=1)  # after its `loaded` event
@@ -138,6 +146,7 @@ def load_captures(
                     " from raw.captures where capture_id = ?",
                     [failed_at, detail, capture_id],
                 )
+            con.execute("drop table load_batch")
             counts = dict(
                 con.execute(
                     "select capture_id, rows_read from raw.captures"
@@ -145,6 +154,7 @@ def load_captures(
                 ).fetchall()
             )
             con.execute("drop table load_files")
+            con.execute("drop table load_stats")
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
@@ -161,12 +171,10 @@ def _multi_week_captures(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """
     rows = con.execute(
         """
-        select f.capture_id, f.source_file, c.layout,
-               list(distinct trim(trim(coalesce(r.week_ending_raw, r.last_update_date_raw)), '"'))
+        select f.capture_id, f.source_file, f.layout, flatten(list(s.date_values))
         from load_files as f
-        inner join raw.captures as c on f.capture_id = c.capture_id
-        inner join raw.finra_rows as r on f.capture_id = r.capture_id
-        group by f.capture_id, f.source_file, c.layout
+        inner join load_stats as s on f.capture_id = s.capture_id
+        group by f.capture_id, f.source_file, f.layout
         """
     ).fetchall()
     failed: dict[str, str] = {}
@@ -193,8 +201,8 @@ _FIELD_SELECT = ",\n".join(
     f"    fields[pos_{name}] as {RAW_COLUMNS.get(name, name + '_raw')}" for name in RAW_FIELDS
 )
 
-_INSERT_ROWS = f"""
-insert into raw.finra_rows
+_PARSE_BATCH = f"""
+create or replace temp table load_batch as
 with texts as (
     select filename, string_split(content, chr(10)) as lines
     from read_text(?)
@@ -245,11 +253,20 @@ select
     ?
 from load_files as f
 left join (
-    select capture_id, count(*) as rows_read
-    from raw.finra_rows
-    where capture_id in (select capture_id from load_files)
+    select capture_id, sum(rows_read) as rows_read
+    from load_stats
     group by capture_id
 ) as n on f.capture_id = n.capture_id
+"""
+
+_BATCH_STATS = """
+insert into load_stats
+select
+    capture_id,
+    count(*),
+    list(distinct trim(trim(coalesce(week_ending_raw, last_update_date_raw)), '"'))
+from load_batch
+group by capture_id
 """
 
 _INSERT_EVENTS = """

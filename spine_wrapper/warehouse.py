@@ -121,7 +121,15 @@ def connect(db_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
     if read_only and not db_path.exists():
         raise FileNotFoundError(f"no warehouse at {db_path}: run `spine-dbt backfill` first")
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(db_path), read_only=read_only)
+    con = duckdb.connect(
+        str(db_path),
+        read_only=read_only,
+        config={
+            # the same bound as profiles.yml gives dbt: spill to disk rather than grow
+            "memory_limit": os.environ.get("SPINE_MEMORY_LIMIT", "1200MB"),
+            "preserve_insertion_order": False,
+        },
+    )
     try:
         if not read_only:
             for statement in RAW_DDL:

@@ -1,13 +1,5 @@
 with
 
-validated_rows as (
-    select
-        capture_id,
-        is_accepted
-    from {{ ref('stg_finra__rows_validated') }}
-    where {{ captures_in_build() }}
-),
-
 build_captures as (
     select
         capture_id,
@@ -16,12 +8,21 @@ build_captures as (
     where {{ captures_in_build() }}
 ),
 
-rows_counted as (
+accepted as (
     select
         capture_id,
-        sum(case when is_accepted then 1 else 0 end) as rows_accepted,
-        sum(case when is_accepted then 0 else 1 end) as rows_rejected
-    from validated_rows
+        count(*) as rows_accepted
+    from {{ ref('int_venue_volumes') }}
+    where {{ captures_in_build() }}
+    group by capture_id
+),
+
+rejected as (
+    select
+        capture_id,
+        count(*) as rows_rejected
+    from {{ ref('finra_otc_transparency_rejects') }}
+    where {{ captures_in_build() }}
     group by capture_id
 ),
 
@@ -29,10 +30,11 @@ final as (
     select
         build_captures.capture_id,
         build_captures.rows_read,
-        cast(coalesce(rows_counted.rows_accepted, 0) as bigint) as rows_accepted,
-        cast(coalesce(rows_counted.rows_rejected, 0) as bigint) as rows_rejected
+        cast(coalesce(accepted.rows_accepted, 0) as bigint) as rows_accepted,
+        cast(coalesce(rejected.rows_rejected, 0) as bigint) as rows_rejected
     from build_captures
-    left join rows_counted on build_captures.capture_id = rows_counted.capture_id
+    left join accepted on build_captures.capture_id = accepted.capture_id
+    left join rejected on build_captures.capture_id = rejected.capture_id
 )
 
 select * from final

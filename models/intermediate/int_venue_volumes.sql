@@ -1,3 +1,11 @@
+{{ config(materialized='ephemeral') }}
+
+{#
+    Ephemeral: the accepted rows are already stored once, in stg_finra__rows_validated; writing
+    them again here would double the cost of a backfill for no new information. The public
+    per-venue table is finra_otc_transparency_symbol_venue_share.
+#}
+
 with
 
 accepted_rows as (

@@ -6,11 +6,19 @@ validated_rows as (
         week_ending,
         tier,
         line_number,
-        raw_line,
         reason_code,
         reason_codes
     from {{ ref('stg_finra__rows_validated') }}
     where {{ captures_in_build() }} and not is_accepted
+),
+
+raw_lines as (
+    select
+        capture_id,
+        line_number,
+        raw_line
+    from {{ source('finra', 'finra_rows') }}
+    where {{ captures_in_build() }}
 ),
 
 captures as (
@@ -30,11 +38,15 @@ final as (
         validated_rows.tier,
         captures.source_file,
         validated_rows.line_number,
-        validated_rows.raw_line,
+        raw_lines.raw_line,
         validated_rows.reason_code,
         validated_rows.reason_codes
     from validated_rows
     inner join captures on validated_rows.capture_id = captures.capture_id
+    inner join raw_lines
+        on
+            validated_rows.capture_id = raw_lines.capture_id
+            and validated_rows.line_number = raw_lines.line_number
 )
 
 select * from final

@@ -23,7 +23,6 @@ raw_rows as (
     select
         capture_id,
         line_number,
-        raw_line,
         field_count,
         tier_raw,
         week_ending_raw,
@@ -72,7 +71,6 @@ rows_unquoted as (
     select
         raw_rows.capture_id,
         raw_rows.line_number,
-        raw_rows.raw_line,
         raw_rows.field_count,
         captures.capture_week_ending,
         captures.capture_tier,
@@ -223,7 +221,6 @@ final as (
     select
         capture_id,
         line_number,
-        raw_line,
         capture_week_ending as week_ending,
         capture_tier as tier,
         source_last_update_date,
