@@ -501,8 +501,9 @@ def verify(capture_id: str, against: str, limit: int, db: Path | None) -> None:
 @main.command(context_settings=CONTEXT)
 @click.option("--run-id", help="The run (default: the newest run with test results).")
 @options.db_option
+@click.option("--all", "show_all", is_flag=True, help="List the passing tests too.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def quality(run_id: str | None, db: Path | None, as_json: bool) -> None:
+def quality(run_id: str | None, db: Path | None, show_all: bool, as_json: bool) -> None:
     """Test results of a run: fail / warn / pass with failing-row counts and failing rows.
 
     \b
@@ -519,20 +520,26 @@ def quality(run_id: str | None, db: Path | None, as_json: bool) -> None:
         click.echo("no test results recorded")
         return
     click.echo(f"run {results[0]['run_id']}")
-    click.echo(
-        report.table(
-            ["status", "severity", "test", "model", "failing rows"],
-            [
+    shown = results if show_all else [r for r in results if r["status"] != "pass"]
+    if shown:
+        click.echo(
+            report.table(
+                ["status", "severity", "test", "model", "failing rows"],
                 [
-                    r["status"],
-                    r["severity"],
-                    str(r["test_name"])[:90],
-                    r["model_name"],
-                    r["failures"],
-                ]
-                for r in results
-            ],
+                    [
+                        r["status"],
+                        r["severity"],
+                        str(r["test_name"])[:90],
+                        r["model_name"],
+                        r["failures"],
+                    ]
+                    for r in shown
+                ],
+            )
         )
+    passed = sum(1 for r in results if r["status"] == "pass")
+    click.echo(
+        f"{passed} of {len(results)} tests passed" + ("" if show_all else " (--all lists them)")
     )
     for r in results:
         if r["failing_rows"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -59,6 +60,15 @@ def _environment(db_path: Path, target: str) -> Any:
                 os.environ[key] = value
 
 
+def target_path(db_path: Path) -> Path:
+    """dbt's target folder for one warehouse: `target/<db name>-<hash of its path>`.
+
+    Two spine-dbt processes on different warehouses never share manifests or run results.
+    """
+    digest = hashlib.sha256(str(db_path).encode()).hexdigest()[:10]
+    return PROJECT_DIR / "target" / f"{db_path.stem}-{digest}"
+
+
 def _release_duckdb() -> None:
     """dbt-duckdb keeps its database open after an in-process run; close it so others can write."""
     try:
@@ -94,6 +104,8 @@ def invoke(
         "--quiet" if on_event is None else "--log-level=info",
         "--no-use-colors",
     ]
+    if not any(arg == "--target-path" for arg in extra_args or []):
+        args += ["--target-path", str(target_path(db_path))]
     if dbt_vars:
         args += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
     args += extra_args or []
