@@ -11,6 +11,7 @@ from pathlib import Path
 from . import dbt, ledger
 from .discover import SourceFile, discover
 from .load import Capture, capture_id_for, file_digest, load_captures, new_run_stamp
+from .progress import Progress
 from .warehouse import connect
 from .weeks import fridays
 
@@ -235,7 +236,7 @@ def backfill(
     calc_versions: dict[str, str],
     force: bool = False,
     retry_failed: bool = False,
-    on_event: Callable[[object], None] | None = None,
+    progress: Progress | None = None,
     chunk_weeks: int = CHUNK_WEEKS,
 ) -> BackfillResult:
     """Plan, load the partitions that need it under one run, build them, report the outcome.
@@ -245,7 +246,9 @@ def backfill(
     ranges are cut into chunks of `chunk_weeks` weeks, each loaded and built in turn, oldest
     first (later windows read the chunks before them); a chunk that fails stops the run.
     """
+    say = progress.stage if progress else (lambda message: None)
     cleaned = clean_orphans(db_path)
+    say(f"planning {start}..{end} {', '.join(tiers)} from {source_dir}")
     partitions, skipped = plan(db_path, start, end, tiers, source_dir, calc_versions, force)
     if retry_failed:
         for p in partitions:
@@ -257,10 +260,14 @@ def backfill(
     for first in range(0, len(weeks), chunk_weeks):
         chunk_weeks_list = weeks[first : first + chunk_weeks]
         chunk = [p for p in partitions if p.week_ending in chunk_weeks_list]
+        to_load = sum(1 for p in chunk if p.action in TO_LOAD)
+        if to_load:
+            say(f"loading {to_load} files for {chunk_weeks_list[0]}..{chunk_weeks_list[-1]}")
         run_id = load(db_path, chunk, calc_versions, now)
         if run_id is None:
             continue
         result.run_id = run_id
+        say(f"dbt build of {to_load} captures (run {run_id})")
         outcome = build(
             db_path,
             run_id,
@@ -268,13 +275,17 @@ def backfill(
             chunk_weeks_list[-1],
             tiers,
             calc_versions,
-            on_event,
+            progress.on_event if progress else None,
         )
         result.failed_nodes += outcome.failed
         result.warned_nodes += outcome.warned
         if outcome.exception:
             result.dbt_error = outcome.exception
         collect(db_path, result)
+        published = sorted({str(p.week_ending) for p in chunk if p.status == "published"})
+        say(
+            f"published {len(published)} weeks" + (f": {', '.join(published)}" if published else "")
+        )
         if not all(p.status == "published" for p in chunk if p.action in TO_LOAD):
             for later in partitions:
                 if later.week_ending > chunk_weeks_list[-1] and later.action in TO_LOAD:

@@ -17,6 +17,7 @@ from . import backfill as backfill_lib
 from . import ledger, options, report
 from .generate import generate
 from .paths import PROJECT_DIR
+from .progress import Progress
 from .warehouse import WarehouseBusy, connect, locked
 from .weeks import fridays, fridays_ending, parse_date
 
@@ -77,19 +78,6 @@ def _parse_common(
 
 def _echo_json(payload: object) -> None:
     click.echo(json.dumps(payload, indent=2, default=str))
-
-
-def _progress(enabled: bool) -> Callable[[Any], None] | None:
-    """Plain progress lines on stderr for every dbt node that finishes."""
-    if not enabled:
-        return None
-
-    def on_event(event: Any) -> None:
-        if event.info.name == "NodeFinished":
-            node = event.data.node_info
-            click.echo(f"  dbt {node.resource_type} {node.node_name}: {node.node_status}", err=True)
-
-    return on_event
 
 
 @main.command(context_settings=CONTEXT)
@@ -167,7 +155,7 @@ def backfill(
                 calc_versions,
                 force,
                 retry_failed,
-                on_event=_progress(progress),
+                progress=Progress() if progress else None,
                 chunk_weeks=chunk_weeks,
             )
     except WarehouseBusy as exc:
