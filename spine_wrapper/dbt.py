@@ -101,7 +101,7 @@ def invoke(
         str(PROJECT_DIR),
         "--target",
         target,
-        "--quiet" if on_event is None else "--log-level=info",
+        "--quiet",  # callbacks still receive every event
         "--no-use-colors",
     ]
     if not any(arg == "--target-path" for arg in extra_args or []):

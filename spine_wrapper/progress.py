@@ -32,7 +32,7 @@ class Progress:
         if name == "ConcurrencyLine":
             self.total, self.done = event.data.node_count, 0
         elif name == "NodeFinished":
-            self.done += 1
+            self.done = min(self.done + 1, self.total) if self.total else self.done + 1
             node = event.data.node_info
             if self.live:
                 filled = int(self.width * self.done / max(self.total, self.done))
