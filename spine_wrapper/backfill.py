@@ -10,7 +10,14 @@ from pathlib import Path
 
 from . import dbt, ledger
 from .discover import SourceFile, discover
-from .load import Capture, capture_id_for, file_digest, load_captures, new_run_stamp
+from .load import (
+    Capture,
+    capture_id_for,
+    file_digest,
+    file_stamp,
+    load_captures,
+    new_run_stamp,
+)
 from .progress import Progress
 from .warehouse import connect
 from .weeks import fridays
@@ -76,8 +83,25 @@ def plan(
     calc_versions: dict[str, str],
     force: bool = False,
 ) -> tuple[list[Partition], list[SourceFile]]:
-    """Decide per (week, tier) what a backfill would do. Writes nothing."""
-    files = discover(source_dir)
+    """Decide per (week, tier) what a backfill would do. Writes nothing.
+
+    Files whose size and mtime are those recorded when they were loaded are not read again
+    (their SHA-256 is known), so planning a long history stays fast.
+    """
+    published: dict[tuple[date, str], ledger.PublishedCapture] = {}
+    statuses: dict[tuple[date, str], str] = {}
+    fingerprints: dict[str, tuple[int, int, str]] = {}
+    if db_path.exists():
+        with connect(db_path, read_only=True) as con:
+            published = ledger.latest_published(con, start, end, tiers)
+            statuses = ledger.newest_status(con, start, end, tiers)
+            fingerprints = ledger.file_fingerprints(con)
+
+    def known_digest(path: Path) -> str | None:
+        known = fingerprints.get(str(path))
+        return known[2] if known is not None and known[:2] == file_stamp(path) else None
+
+    files = discover(source_dir, already_verified=lambda path: known_digest(path) is not None)
     by_partition: dict[tuple[date, str], list[SourceFile]] = {}
     skipped: list[SourceFile] = []
     for found in files:
@@ -85,12 +109,6 @@ def plan(
             by_partition.setdefault((found.week_ending, found.tier), []).append(found)
         else:
             skipped.append(found)
-    published: dict[tuple[date, str], ledger.PublishedCapture] = {}
-    statuses: dict[tuple[date, str], str] = {}
-    if db_path.exists():
-        with connect(db_path, read_only=True) as con:
-            published = ledger.latest_published(con, start, end, tiers)
-            statuses = ledger.newest_status(con, start, end, tiers)
     partitions: list[Partition] = []
     reloading: dict[str, list[date]] = {tier: [] for tier in tiers}
     for week in fridays(start, end):
@@ -104,6 +122,7 @@ def plan(
                 calc_versions,
                 force,
                 reloading[tier],
+                known_digest,
             )
             if partition.action in TO_LOAD:
                 reloading[tier].append(week)
@@ -120,6 +139,7 @@ def _decide(
     calc_versions: dict[str, str],
     force: bool,
     reloading: list[date],
+    known_digest: Callable[[Path], str | None],
 ) -> Partition:
     if not candidates:
         return Partition(week, tier, MISSING, detail="no file for this week and tier")
@@ -135,7 +155,7 @@ def _decide(
         return Partition(week, tier, FAILED_EARLIER if failed else NEW, source)
     if force:
         return Partition(week, tier, NEW, source, detail="--force")
-    sha = file_digest(source.path)
+    sha = known_digest(source.path) or file_digest(source.path)
     if sha != latest.file_sha256:
         return Partition(
             week,
@@ -176,8 +196,9 @@ def load(
     for p in chosen:
         assert p.source is not None
         p.capture_id = capture_id_for(p.tier, p.week_ending.isoformat(), stamp)
+        size_mtime = file_stamp(p.source.path)
         sha = p.file_sha256 or file_digest(p.source.path)
-        captures.append(Capture(p.capture_id, run_id, p.source, sha))
+        captures.append(Capture(p.capture_id, run_id, p.source, sha, size_mtime))
     with connect(db_path) as con:
         counts = load_captures(con, captures, calc_versions, now.replace(tzinfo=None))
     for p in chosen:

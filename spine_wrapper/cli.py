@@ -15,6 +15,7 @@ import click
 
 from . import backfill as backfill_lib
 from . import ledger, options, report
+from .cli_analyst import docs_command, report_command
 from .generate import generate
 from .paths import PROJECT_DIR
 from .progress import Progress
@@ -41,6 +42,8 @@ def main() -> None:
       spine-dbt rollback  remove a capture or a run; the previous capture is latest again
       spine-dbt verify    determinism check between two captures
       spine-dbt quality   test results of a run, with failing rows
+      spine-dbt docs      the dbt docs lineage site (--serve, --static)
+      spine-dbt report    one self-contained HTML page of a week
     """
 
 
@@ -612,3 +615,7 @@ def demo(out: Path, db: Path | None) -> None:
         f"\ncheck it: spine-dbt status --start {start} --end {DEMO_END} --tier all --db {db_path}"
     )
     sys.exit(0 if all(r.ok for r in results) else 1)
+
+
+main.add_command(docs_command)
+main.add_command(report_command)

@@ -7,6 +7,7 @@ import gzip
 import re
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -217,7 +218,7 @@ def _other_delimiter(line: str, header: bool = False) -> str | None:
     return f"{OTHER_DELIMITERS[sep]} ({sep!r})"
 
 
-def identify(path: Path) -> SourceFile:
+def identify(path: Path, whole_file: bool = True) -> SourceFile:
     """Read the header and the first data rows of `path` and identify its layout, week, tier.
 
     `error` is set for anything that stops the file from loading; the week and tier are still
@@ -231,7 +232,7 @@ def identify(path: Path) -> SourceFile:
         return found
     lines, line_error = _split_lines(text, truncated=more)
     content_error = _identify_content(found, lines)
-    if more and found.layout and not (encoding_error or line_error or content_error):
+    if whole_file and more and found.layout and not (encoding_error or line_error or content_error):
         try:  # only for FINRA files: a big file of anything else is not read to its end
             _check_whole_file(path, compressed=_is_gzip(path))
         except _Unreadable as exc:
@@ -332,12 +333,20 @@ def _row_week(found: SourceFile, fields: list[str]) -> date | None:
     return None
 
 
-def discover(source_dir: Path) -> list[SourceFile]:
-    """Every regular, non-hidden file under `source_dir` (recursive, sorted), identified."""
+def discover(
+    source_dir: Path, already_verified: Callable[[Path], bool] | None = None
+) -> list[SourceFile]:
+    """Every regular, non-hidden file under `source_dir` (recursive, sorted), identified.
+
+    Files `already_verified` (unchanged since they loaded) are identified from their head only.
+    """
     source_dir = source_dir.resolve()
     paths = sorted(
         p
         for p in source_dir.rglob("*")
         if p.is_file() and not any(part.startswith(".") for part in p.relative_to(source_dir).parts)
     )
-    return [identify(path) for path in paths]
+    return [
+        identify(path, whole_file=not (already_verified and already_verified(path)))
+        for path in paths
+    ]

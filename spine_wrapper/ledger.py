@@ -321,3 +321,24 @@ def fail_orphans(con: duckdb.DuckDBPyConnection, now: datetime) -> list[str]:
             [now, orphans],
         )
     return orphans
+
+
+def file_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int, str]]:
+    """source file -> (size, mtime_ns, sha256) as of its newest capture: a file with the same
+    size and mtime is not read again to plan (it loaded once, so it is readable UTF-8)."""
+    has_stamps = con.execute(
+        "select count(*) from information_schema.columns"
+        " where table_schema = 'raw' and table_name = 'captures' and column_name = 'file_size'"
+    ).fetchone()[0]
+    if not has_stamps:  # a warehouse from before file stamps were recorded
+        return {}
+    rows = con.execute(
+        """
+        select source_file, arg_max(file_size, captured_at), arg_max(file_mtime_ns, captured_at),
+               arg_max(file_sha256, captured_at)
+        from raw.captures
+        where file_size is not null
+        group by source_file
+        """
+    ).fetchall()
+    return {path: (size, mtime, sha) for path, size, mtime, sha in rows}

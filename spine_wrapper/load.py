@@ -46,6 +46,7 @@ class Capture:
     run_id: str
     source: SourceFile
     file_sha256: str
+    file_stamp: tuple[int, int] | None = None  # (size, mtime_ns) when the digest was taken
 
 
 def new_run_stamp(now: datetime | None = None) -> str:
@@ -55,6 +56,12 @@ def new_run_stamp(now: datetime | None = None) -> str:
 
 def capture_id_for(tier: str, week: str, stamp: str) -> str:
     return f"{tier}:{week}:{stamp}"
+
+
+def file_stamp(path: Path) -> tuple[int, int]:
+    """(size, mtime_ns): a file whose stamp is unchanged since it was hashed is not re-read."""
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
 
 
 def file_digest(path: Path) -> str:
@@ -110,6 +117,7 @@ def load_captures(
                 c.file_sha256,
                 c.source.layout,
                 c.source.field_count,
+                *(c.file_stamp or (None, None)),
                 *(c.source.columns.get(name) for name in RAW_FIELDS),
             )
             for c in captures
@@ -119,7 +127,8 @@ def load_captures(
             con.execute(
                 "create or replace temp table load_files (read_path varchar, capture_id varchar,"
                 " run_id varchar, week_ending date, tier varchar, source_file varchar,"
-                " file_sha256 varchar, layout varchar, field_count integer, "
+                " file_sha256 varchar, layout varchar, field_count integer,"
+                " file_size bigint, file_mtime_ns bigint, "
                 + ", ".join(f"pos_{name} integer" for name in RAW_FIELDS)
                 + ")"
             )
@@ -250,7 +259,9 @@ select
     f.field_count,
     coalesce(n.rows_read, 0),
     ?,
-    ?
+    ?,
+    f.file_size,
+    f.file_mtime_ns
 from load_files as f
 left join (
     select capture_id, sum(rows_read) as rows_read

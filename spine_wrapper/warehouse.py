@@ -43,9 +43,14 @@ RAW_DDL = (
         expected_field_count integer not null,
         rows_read integer not null,
         calc_versions varchar not null,
-        captured_at timestamp not null
+        captured_at timestamp not null,
+        file_size bigint,
+        file_mtime_ns bigint
     )
     """,
+    # warehouses made before these columns existed
+    "alter table raw.captures add column if not exists file_size bigint",
+    "alter table raw.captures add column if not exists file_mtime_ns bigint",
     """
     create table if not exists raw.capture_events (
         capture_id varchar not null,

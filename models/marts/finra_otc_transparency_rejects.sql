@@ -17,7 +17,7 @@ raw_lines as (
         capture_id,
         line_number,
         raw_line
-    from {{ source('finra', 'finra_rows') }}
+    from {{ ref('stg_finra__raw_lines') }}
     where {{ captures_in_build() }}
 ),
 

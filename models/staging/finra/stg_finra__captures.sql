@@ -18,7 +18,7 @@ captures as (
 ),
 
 current_events as (
-    {{ current_capture_events_sql(source('finra', 'capture_events')) }}
+    {{ current_capture_events_sql(ref('stg_finra__capture_events')) }}
 ),
 
 final as (
