@@ -32,7 +32,7 @@ MISSING = "missing file"
 FAILED_EARLIER = "failed earlier"
 FILE_ERROR = "file error"
 TO_LOAD = (NEW, REVISED, STALE, FAILED_EARLIER)
-CHUNK_WEEKS = 52  # long ranges are built a year at a time, oldest first
+CHUNK_WEEKS = 156  # longer ranges are built three years at a time, oldest first
 
 
 @dataclass

@@ -235,7 +235,7 @@ cleaned as (
 split as (
     select *, string_split(raw_line, '|') as fields
     from cleaned
-    where line_number > 1 and not regexp_full_match(raw_line, '\s*')
+    where line_number > 1 and not regexp_full_match(raw_line, '\\s*')
 )
 select
     capture_id,
