@@ -67,6 +67,7 @@ class BackfillResult:
     skipped_files: list[SourceFile] = field(default_factory=list)
     dbt_error: str | None = None
     rejects_by_code: dict[str, int] = field(default_factory=dict)
+    failing_rows: dict[str, list[dict[str, object]]] = field(default_factory=dict)
     orphans: list[str] = field(default_factory=list)
 
     @property
@@ -240,6 +241,12 @@ def collect(db_path: Path, result: BackfillResult) -> None:
     with connect(db_path, read_only=True) as con:
         rows = {row[0]: row for row in ledger.capture_rows(con, ids)}
         result.rejects_by_code = ledger.rejects_by_code(con, ids)
+        if result.failed_nodes and result.run_id:
+            result.failing_rows = {
+                str(r["test_name"]): json.loads(str(r["failing_rows"]))
+                for r in ledger.test_results(con, result.run_id)
+                if r["status"] == "fail" and r["failing_rows"]
+            }
     for p in partitions:
         row = rows.get(p.capture_id or "")
         if row and p.action in TO_LOAD:

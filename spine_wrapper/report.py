@@ -53,12 +53,16 @@ def backfill_summary(result: BackfillResult) -> str:
     ]
     if result.failed_nodes:
         parts.append("failing dbt nodes (error severity, captures not published):")
-        parts += [
-            f"  {n.resource_type} {n.name}: {n.status}"
-            + (f", {n.failures} failing rows" if n.failures else "")
-            + (f" ({n.message})" if n.message and n.resource_type != "test" else "")
-            for n in result.failed_nodes
-        ]
+        for n in result.failed_nodes:
+            parts.append(
+                f"  {n.resource_type} {n.name}: {n.status}"
+                + (f", {n.failures} failing rows" if n.failures else "")
+                + (f" ({n.message})" if n.message and n.resource_type != "test" else "")
+            )
+            rows = result.failing_rows.get(n.name, [])
+            parts += [f"    {row}" for row in rows[:5]]
+            if len(rows) > 5:
+                parts.append(f"    ... (spine-dbt quality --run-id {result.run_id} lists them)")
     if result.warned_nodes:
         parts.append("warnings (published anyway):")
         parts += [f"  {n.name}: {n.failures} rows" for n in result.warned_nodes]
@@ -138,7 +142,13 @@ def run_report(result: BackfillResult, timings: dict[str, float]) -> dict[str, o
         ],
         "rejects_by_code": result.rejects_by_code,
         "failing_tests": [
-            {"name": n.name, "status": n.status, "failures": n.failures, "message": n.message}
+            {
+                "name": n.name,
+                "status": n.status,
+                "failures": n.failures,
+                "message": n.message,
+                "failing_rows": result.failing_rows.get(n.name, []),
+            }
             for n in result.failed_nodes
         ],
         "warnings": [{"name": n.name, "failures": n.failures} for n in result.warned_nodes],

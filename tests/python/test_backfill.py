@@ -14,6 +14,8 @@ import duckdb
 import pytest
 
 from spine_wrapper import dbt, ledger
+from spine_wrapper.backfill import BackfillResult, collect
+from spine_wrapper.report import backfill_summary
 
 from .conftest import FIXTURES_DIR, query, require, run_cli
 
@@ -134,6 +136,18 @@ def test_failing_invariant_blocks_publication_and_keeps_previous_latest(tmp_path
     )
     assert statuses == [("failed", True)]
     assert _latest_rows(db) == before
+    # What `spine-dbt backfill` prints for such a run: the failing test and its failing rows.
+    result = BackfillResult(run_id, [], failed_nodes=outcome.failed)
+    collect(db, result)
+    [unique_test] = [
+        name
+        for name in result.failing_rows
+        if name.startswith("expect_compound_columns_to_be_unique_stg_finra__rows_validated")
+    ]
+    assert result.failing_rows[unique_test][0]["n_records"] == "2"
+    summary = backfill_summary(result)
+    assert f"test {unique_test}: fail, 1 failing rows" in summary
+    assert "'line_number': '2'" in summary
 
     retried = run_cli("backfill", *FIXTURE_RANGE, *args)
     assert retried.exit_code == 0, retried.output
