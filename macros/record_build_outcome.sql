@@ -31,11 +31,11 @@
         {%- do statements.append(insert_results) -%}
     {%- endif -%}
     {%- if failed_nodes and flags.WHICH == 'build' -%}
-        {%- set detail = ('failed: ' ~ (failed_nodes | sort | join(', '))) | replace("'", "''") -%}
+        {%- set detail = 'failed: ' ~ (failed_nodes | sort | join(', ')) -%}
         {%- set events = source('finra', 'capture_events') -%}
         {%- set mark_failed -%}
             insert into {{ events }} (capture_id, run_id, status, event_at, detail)
-            select capture_id, run_id, 'failed', {{ utc_now() }}, '{{ detail[:4000] }}'
+            select capture_id, run_id, 'failed', {{ utc_now() }}, {{ string_literal(detail[:4000]) }}
             from {{ source('finra', 'captures') }}
             where
                 {{ captures_in_build() }}
@@ -46,7 +46,7 @@
         {%- endset -%}
         {%- do statements.append(mark_failed) -%}
     {%- endif -%}
-    {{ return(statements | join(';\n')) }}
+    {{ return(hook_statements(statements)) }}
 {% endmacro %}
 
 {#- One VALUES tuple for raw.test_results; failing rows are re-selected (20 at most). -#}
@@ -73,8 +73,8 @@
         quote ~ node.config.severity ~ quote,
         quote ~ result.status ~ quote,
         (result.failures | string) if result.failures is not none else 'null',
-        (quote ~ ((result.message or '') | string | replace(quote, quote ~ quote))[:2000] ~ quote),
-        (quote ~ (tojson(failing) | replace(quote, quote ~ quote)) ~ quote) if failing else 'null',
+        string_literal(((result.message or '') | string)[:2000]),
+        string_literal(tojson(failing)) if failing else 'null',
         utc_now(),
     ] -%}
     {{ return('(' ~ (fields | join(', ')) ~ ')') }}

@@ -19,7 +19,7 @@ from .load import (
     new_run_stamp,
 )
 from .progress import Progress
-from .warehouse import connect
+from .warehouse import connect, exists
 from .weeks import fridays
 
 WINDOW_DAYS = 35  # a 6-week window reaches 5 Fridays back
@@ -92,7 +92,7 @@ def plan(
     published: dict[tuple[date, str], ledger.PublishedCapture] = {}
     statuses: dict[tuple[date, str], str] = {}
     fingerprints: dict[str, tuple[int, int, str]] = {}
-    if db_path.exists():
+    if exists(db_path):
         with connect(db_path, read_only=True) as con:
             published = ledger.latest_published(con, start, end, tiers)
             statuses = ledger.newest_status(con, start, end, tiers)
@@ -326,7 +326,7 @@ def backfill(
 def clean_orphans(db_path: Path) -> list[str]:
     """Mark failed every capture still `loaded` whose run was interrupted (the caller holds the
     warehouse lock, so no run of ours is in progress). Returns their ids."""
-    if not db_path.exists():
+    if not exists(db_path):
         return []
     with connect(db_path) as con:
         return ledger.fail_orphans(con, datetime.now(UTC).replace(tzinfo=None))

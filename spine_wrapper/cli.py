@@ -19,7 +19,7 @@ from .cli_analyst import docs_command, report_command
 from .generate import generate
 from .paths import PROJECT_DIR
 from .progress import Progress
-from .warehouse import WarehouseBusy, connect, locked
+from .warehouse import WarehouseBusy, connect, exists, locked
 from .weeks import fridays, fridays_ending, parse_date
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -87,6 +87,7 @@ def _echo_json(payload: object) -> None:
 @_range_options
 @options.source_dir_option
 @options.db_option
+@options.target_options
 @options.calc_version_option
 @click.option("--force", is_flag=True, help="Load and rebuild partitions that are up to date.")
 @click.option("--dry-run", is_flag=True, help="Only show the plan (same as `spine-dbt plan`).")
@@ -210,6 +211,7 @@ def _show_plan(
 @_range_options
 @options.source_dir_option
 @options.db_option
+@options.target_options
 @options.calc_version_option
 @click.option("--force", is_flag=True, help="Plan up-to-date partitions as new.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
@@ -245,6 +247,7 @@ def plan(
 @_range_options
 @options.source_dir_option
 @options.db_option
+@options.target_options
 @options.calc_version_option
 @click.option("--force", is_flag=True, help="Load partitions that are up to date too.")
 @options.wait_option
@@ -307,6 +310,7 @@ def load(
 @main.command(context_settings=CONTEXT)
 @_range_options_all_tiers
 @options.db_option
+@options.target_options
 @click.option("--json", "as_json", is_flag=True, help="Print the matrix as JSON.")
 def status(
     start: str | None,
@@ -330,7 +334,7 @@ def status(
     first, last, tiers = _parse_common(start, end, weeks_back, tier_values, max_weeks, yes)
     weeks = fridays(first, last)
     db_path = options.database(db)
-    if db_path.exists():
+    if exists(db_path):
         with connect(db_path, read_only=True) as con:
             cells = ledger.completeness(con, weeks, tiers)
     else:
@@ -353,6 +357,7 @@ def status(
 @click.option("--week", required=True, help="The Friday whose captures to list.")
 @options.tier_all_option
 @options.db_option
+@options.target_options
 @click.option("--json", "as_json", is_flag=True, help="Print the captures as JSON.")
 def captures(week: str, tier_values: tuple[str, ...], db: Path | None, as_json: bool) -> None:
     """Every capture of a week, newest first: status, rows, source file, SHA-256, captured_at.
@@ -402,6 +407,7 @@ def _read_only(db_path: Path) -> Any:
 @click.option("--capture-id", "capture_ids", multiple=True, help="Capture to roll back.")
 @click.option("--run-id", help="Roll back every capture of this run.")
 @options.db_option
+@options.target_options
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @options.wait_option
 def rollback(
@@ -466,6 +472,7 @@ def rollback(
 @click.option("--against", required=True, help="Capture B.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @options.db_option
+@options.target_options
 def verify(capture_id: str, against: str, limit: int, db: Path | None) -> None:
     """Determinism check: every mart row of two captures, ids and timestamps excluded.
 
@@ -492,6 +499,7 @@ def verify(capture_id: str, against: str, limit: int, db: Path | None) -> None:
 @main.command(context_settings=CONTEXT)
 @click.option("--run-id", help="The run (default: the newest run with test results).")
 @options.db_option
+@options.target_options
 @click.option("--all", "show_all", is_flag=True, help="List the passing tests too.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def quality(run_id: str | None, db: Path | None, show_all: bool, as_json: bool) -> None:
@@ -569,6 +577,7 @@ def generate_files(
     help="Folder for the generated sample files (replaced).",
 )
 @options.db_option
+@options.target_options
 def demo(out: Path, db: Path | None) -> None:
     """Generate deterministic sample weeks and backfill them, then a FINRA revision of one week.
 

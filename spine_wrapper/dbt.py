@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import engines
 from .paths import PROJECT_DIR
+from .warehouse import current_target
 
 ERROR_STATUSES = {"error", "fail", "runtime error"}
 
@@ -48,8 +50,12 @@ class DbtOutcome:
 
 @contextmanager
 def _environment(db_path: Path, target: str) -> Any:
-    saved = {key: os.environ.get(key) for key in ("SPINE_DB", "SPINE_TARGET", "DO_NOT_TRACK")}
+    keys = ("SPINE_DB", "SPINE_TARGET", "SPINE_SPARK_DIR", "DO_NOT_TRACK")
+    saved = {key: os.environ.get(key) for key in keys}
     os.environ.update({"SPINE_DB": str(db_path), "SPINE_TARGET": target, "DO_NOT_TRACK": "1"})
+    spark_dir = current_target().spark_dir
+    if spark_dir is not None:
+        os.environ["SPINE_SPARK_DIR"] = str(spark_dir)
     try:
         yield
     finally:
@@ -65,6 +71,9 @@ def target_path(db_path: Path) -> Path:
 
     Two spine-dbt processes on different warehouses never share manifests or run results.
     """
+    spark_dir = current_target().spark_dir if current_target().name == "spark" else None
+    if spark_dir is not None:  # the Spark warehouse is the dir, whatever --db says
+        db_path = spark_dir
     digest = hashlib.sha256(str(db_path).encode()).hexdigest()[:10]
     return PROJECT_DIR / "target" / f"{db_path.stem}-{digest}"
 
@@ -86,12 +95,21 @@ def invoke(
     db_path: Path,
     dbt_vars: dict[str, Any] | None = None,
     *,
-    target: str = "duckdb",
+    target: str | None = None,
     extra_args: list[str] | None = None,
     on_event: Callable[[Any], None] | None = None,
 ) -> DbtOutcome:
-    """Run one dbt command (`build`, `run`, `docs generate`, ...) against `db_path`."""
+    """Run one dbt command (`build`, `run`, `docs generate`, ...) against `db_path`.
+
+    `target` defaults to the process's (warehouse.use_target). On Spark the wrapper's own
+    session is started first, so that dbt-spark's `getOrCreate()` shares it.
+    """
     from dbt.cli.main import dbtRunner
+
+    target = target or current_target().name
+    spark_dir = current_target().spark_dir
+    if target == "spark" and spark_dir is not None:
+        engines.spark_session(spark_dir)
 
     args = [
         *command.split(),

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 
-from . import calcs, tiers, weeks
-from .paths import DEFAULT_DB, resolve_db
+from . import calcs, tiers, warehouse, weeks
+from .paths import DEFAULT_DB, DEFAULT_SPARK_DIR, resolve_db
 
 db_option = click.option(
     "--db",
@@ -57,6 +60,38 @@ max_weeks_option = click.option(
     help="Refuse ranges longer than this many weeks unless --yes is given.",
 )
 yes_option = click.option("--yes", "-y", is_flag=True, help="Do not ask; accept long ranges.")
+target_option = click.option(
+    "--target",
+    envvar="SPINE_TARGET",
+    show_envvar=True,
+    type=click.Choice(warehouse.TARGETS),
+    default="duckdb",
+    show_default=True,
+    help="dbt target: the embedded DuckDB file (--db) or Apache Spark (--spark-dir).",
+)
+spark_dir_option = click.option(
+    "--spark-dir",
+    envvar="SPINE_SPARK_DIR",
+    show_envvar=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_SPARK_DIR,
+    show_default=True,
+    help="Spark target: where the local session keeps its warehouse and metastore.",
+)
+
+
+def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --target and --spark-dir to a command and select the target before it runs, so
+    the command itself stays target-agnostic."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, target: str, spark_dir: Path, **kwargs: Any) -> Any:
+        warehouse.use_target(target, spark_dir)
+        return func(*args, **kwargs)
+
+    return target_option(spark_dir_option(wrapper))
+
+
 wait_option = click.option(
     "--wait", is_flag=True, help="Wait for another spine-dbt process to release the database."
 )

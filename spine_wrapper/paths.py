@@ -8,6 +8,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SEEDS_DIR = PROJECT_DIR / "seeds"
 DEFAULT_DB = PROJECT_DIR / "warehouse" / "spine.duckdb"
+DEFAULT_SPARK_DIR = PROJECT_DIR / "warehouse" / "spark"
 
 
 def resolve_db(db: str | os.PathLike[str] | None) -> Path:

@@ -8,9 +8,57 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+
+from . import engines
+
+TARGETS = ("duckdb", "spark")
+
+
+@dataclass(frozen=True)
+class Target:
+    """The dbt target the wrapper works on: `duckdb` (the file given by --db) or `spark` (a
+    local session whose warehouse and metastore live in `spark_dir`)."""
+
+    name: str = "duckdb"
+    spark_dir: Path | None = None
+
+
+_target = Target()
+
+
+def use_target(name: str, spark_dir: Path | None = None) -> Target:
+    """Select the target for this process (the CLI does, from --target / --spark-dir)."""
+    global _target
+    if name not in TARGETS:
+        raise ValueError(f"unknown target {name!r}; known: {', '.join(TARGETS)}")
+    if name == "spark" and spark_dir is None:
+        raise ValueError("the spark target needs a --spark-dir")
+    _target = Target(name, spark_dir.expanduser().resolve() if spark_dir else None)
+    return _target
+
+
+def current_target() -> Target:
+    return _target
+
+
+def exists(db_path: Path) -> bool:
+    """Whether the warehouse has been created (the DuckDB file, or the Spark metastore)."""
+    if _target.name == "spark":
+        assert _target.spark_dir is not None
+        return (_target.spark_dir / "metastore_db").exists()
+    return db_path.exists()
+
+
+def _lock_base(db_path: Path) -> Path:
+    if _target.name == "spark":
+        assert _target.spark_dir is not None
+        return _target.spark_dir / "spark-warehouse"
+    return db_path
+
 
 RAW_DDL = (
     "create schema if not exists raw",
@@ -85,8 +133,10 @@ class WarehouseBusy(Exception):
 def locked(db_path: Path, wait: bool = False) -> Iterator[None]:
     """Hold the single-writer lock of `db_path` (a `<db>.lock` file beside it).
 
-    Raises WarehouseBusy naming the holder's PID unless `wait` is set.
+    Raises WarehouseBusy naming the holder's PID unless `wait` is set. On Spark the lock
+    file is `<spark dir>/spark-warehouse.lock`, and the same error names the Spark dir.
     """
+    db_path = _lock_base(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = db_path.with_name(db_path.name + ".lock")
     with lock_path.open("a+") as handle:
@@ -121,8 +171,15 @@ def locked(db_path: Path, wait: bool = False) -> Iterator[None]:
 def connect(db_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the DuckDB file (creating the raw tables when writable) and always close it.
 
-    The connection must be closed before dbt runs: DuckDB allows one writer per file.
+    The connection must be closed before dbt runs: DuckDB allows one writer per file. On the
+    spark target it is a DuckDB mirror of the Spark warehouse instead (engines.spark_mirror):
+    the same SQL reads it, and rows appended to its raw tables go to Spark on close.
     """
+    if _target.name == "spark":
+        assert _target.spark_dir is not None
+        with engines.spark_mirror(_target.spark_dir, RAW_DDL, read_only) as mirror:
+            yield mirror
+        return
     if read_only and not db_path.exists():
         raise FileNotFoundError(f"no warehouse at {db_path}: run `spine-dbt backfill` first")
     db_path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy='insert_overwrite' if target.type == 'spark' else 'delete+insert',
+        partition_by='capture_id' if target.type == 'spark' else none,
         unique_key='capture_id',
         on_schema_change='fail',
     )
