@@ -16,6 +16,8 @@ import click
 from . import backfill as backfill_lib
 from . import ledger, options, report
 from .cli_analyst import docs_command, report_command
+from .export import FORMATS, PUBLIC_TABLES
+from .export import export as export_tables
 from .generate import generate
 from .paths import PROJECT_DIR
 from .progress import Progress
@@ -44,6 +46,10 @@ def main() -> None:
       spine-dbt quality   test results of a run, with failing rows
       spine-dbt docs      the dbt docs lineage site (--serve, --static)
       spine-dbt report    one self-contained HTML page of a week
+      spine-dbt export    the public tables as Parquet or CSV files
+
+    \b
+    Every command that touches the warehouse takes --target duckdb|spark (SPINE_TARGET).
     """
 
 
@@ -545,6 +551,61 @@ def quality(run_id: str | None, db: Path | None, show_all: bool, as_json: bool) 
             click.echo(f"\n{r['test_name']} failing rows:")
             for row in json.loads(str(r["failing_rows"])):
                 click.echo(f"  {row}")
+
+
+@main.command(context_settings=CONTEXT)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for the files (created; files of the same names are replaced).",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="parquet", show_default=True)
+@click.option("--start", help="First Friday to export (default: all weeks).")
+@click.option("--end", help="Last Friday to export (default: all weeks).")
+@click.option(
+    "--tier",
+    "tier_values",
+    multiple=True,
+    default=("all",),
+    show_default=True,
+    help=options.TIER_HELP,
+)
+@options.db_option
+@options.target_options
+@options.wait_option
+def export(
+    out: Path,
+    fmt: str,
+    start: str | None,
+    end: str | None,
+    tier_values: tuple[str, ...],
+    db: Path | None,
+    wait: bool,
+) -> None:
+    """Write every public table as OUT/<table>.<format>: the `_latest` view of each mart
+    (the newest published capture of every week and tier), the rejects and the captures.
+
+    \b
+    Example:
+      spine-dbt export --out /tmp/finra-export --format parquet
+      spine-dbt export --out /tmp/otc --format csv --start 2025-12-12 --end 2025-12-26 --tier OTC
+    """
+    first = options.parse_friday(start, "--start") if start else None
+    last = options.parse_friday(end, "--end") if end else None
+    if first and last and first > last:
+        raise click.BadParameter(f"--start {first} is after --end {last}")
+    tiers = options.parse_tiers(tier_values)
+    db_path = options.database(db)
+    if not exists(db_path):
+        raise click.ClickException(f"no warehouse at {db_path}: run `spine-dbt backfill` first")
+    try:
+        with locked(db_path, wait=wait):
+            written = export_tables(db_path, out.resolve(), fmt, first, last, tiers)
+    except WarehouseBusy as exc:
+        raise click.ClickException(str(exc)) from None
+    for table in PUBLIC_TABLES:
+        click.echo(f"{written[table]:>9} rows  {out / f'{table}.{fmt}'}")
 
 
 @main.command("generate", context_settings=CONTEXT)

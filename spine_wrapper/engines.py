@@ -166,6 +166,15 @@ def to_arrow(spark: Any, sql: str) -> Any:
     return table
 
 
+def capture_id_first(table: Any) -> Any:
+    """Spark stores a table's partition column last: put capture_id back in front, where
+    the models (and so the DuckDB tables) have it."""
+    if "capture_id" not in table.column_names:
+        return table
+    names = ["capture_id", *(n for n in table.column_names if n != "capture_id")]
+    return table.select(names)
+
+
 def _copy_in(con: duckdb.DuckDBPyConnection, spark: Any, sql: str, into: str) -> None:
     """Run `sql` on Spark and land its result in the mirror: `into` is a DuckDB statement
     prefix such as `create table main.x as` or `insert into raw.x by name`."""
@@ -205,7 +214,7 @@ def spark_mirror(
                 if relation_exists(spark, name):
                     _copy_in(con, spark, f"select * from {name}", f"create table {name} as")
         copied = {
-            table: con.execute(f"select count(*) from raw.{table}").fetchone()[0]
+            table: con.execute(f"select count(*) from raw.{table}").fetchall()[0][0]
             for table in APPENDED_RAW
         }
         yield con
@@ -226,7 +235,7 @@ def _hand_over(
             # DuckDB's rowid numbers a table's rows in insertion order when nothing was
             # deleted, which holds for these append-only tables.
             new_rows = f"select * from raw.{table} where rowid >= {int(copied[table])}"
-            if not con.execute(f"select count(*) from ({new_rows})").fetchone()[0]:
+            if not con.execute(f"select count(*) from ({new_rows})").fetchall()[0][0]:
                 continue
             path = landing / f"{table}.parquet"
             con.execute(f"copy ({new_rows}) to '{path}' (format parquet)")

@@ -1,6 +1,7 @@
 {#
     One row per selected calc version (DOMAIN.md §5); versions coexist in the table.
-    v1 = round(avg_trade_size, 2) x venue_count, computed exactly in DECIMAL (cents);
+    v1 = round(avg_trade_size, 2) x venue_count, computed exactly in DECIMAL (cents), with
+    avg_trade_size rounded half up from the integer sums (macros/round_ratio.sql);
     v2 = log10(total_volume + 1) x log10(total_trades + 1) x log10(venue_count + 1).
     The column is DOUBLE so that both versions fit; v1 values are whole cents.
 #}
@@ -53,7 +54,7 @@ scores_computed as (
         case calc_versions.calc_version
             when 'v1'
                 then cast(
-                    cast(round(symbol_weeks.avg_trade_size, 2) as decimal(38, 2))
+                    cast({{ round_ratio('symbol_weeks.total_volume', 'symbol_weeks.total_trades', 2) }} as decimal(38, 2))
                     * symbol_weeks.venue_count as decimal(38, 2)
                 )
             when 'v2' then

@@ -1,0 +1,92 @@
+"""The public tables (DOMAIN.md §7) as files: Parquet or CSV, one per table, on either target."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from . import engines
+from .warehouse import connect, current_target
+
+# The public names, each as the relation that is exported: the `_latest` view where one
+# exists (the newest published capture of every (week, tier)), else the table itself.
+PUBLIC_TABLES = (
+    "finra_otc_transparency_symbol_summary_latest",
+    "finra_otc_transparency_venue_share_latest",
+    "finra_otc_transparency_symbol_venue_share_latest",
+    "finra_otc_transparency_symbol_concentration_latest",
+    "finra_otc_transparency_symbol_rolling_6w_latest",
+    "finra_otc_transparency_liquidity_score_latest",
+    "finra_otc_transparency_research_snapshot_latest",
+    "finra_otc_transparency_rejects",
+    "finra_otc_transparency_captures",
+)
+FORMATS = ("parquet", "csv")
+Reader = Callable[[str, str], str]
+
+
+def _where(start: date | None, end: date | None, tiers: list[str] | None) -> str:
+    """A filter on week_ending and tier; dates and canonical tiers are validated by the CLI."""
+    conditions = ["true"]
+    if start is not None:
+        conditions.append(f"week_ending >= date '{start.isoformat()}'")
+    if end is not None:
+        conditions.append(f"week_ending <= date '{end.isoformat()}'")
+    if tiers:
+        conditions.append("tier in (" + ", ".join(f"'{t}'" for t in tiers) + ")")
+    return " and ".join(conditions)
+
+
+@contextmanager
+def _public_rows(db_path: Path) -> Iterator[tuple[duckdb.DuckDBPyConnection, Reader]]:
+    """A DuckDB connection and a reader: (table, filter) -> a relation of that connection.
+
+    On Spark each table is read through the session into Arrow, so the same DuckDB COPY
+    writes the files of both targets, with the same types.
+    """
+    target = current_target()
+    if target.name != "spark":
+        with connect(db_path, read_only=True) as con:
+            yield con, lambda table, where: f"(select * from main.{table} where {where})"
+        return
+    assert target.spark_dir is not None
+    spark = engines.spark_session(target.spark_dir)
+    con = duckdb.connect()
+
+    def read(table: str, where: str) -> str:
+        rows = engines.to_arrow(spark, f"select * from main.{table} where {where}")
+        con.register(table, engines.capture_id_first(rows))
+        return table
+
+    try:
+        yield con, read
+    finally:
+        con.close()
+
+
+def export(
+    db_path: Path,
+    out: Path,
+    fmt: str,
+    start: date | None = None,
+    end: date | None = None,
+    tiers: list[str] | None = None,
+) -> dict[str, int]:
+    """Write every public table to `out/<table>.<fmt>`; returns the rows written per table."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    out.mkdir(parents=True, exist_ok=True)
+    where = _where(start, end, tiers)
+    options = "format parquet" if fmt == "parquet" else "format csv, header true"
+    written: dict[str, int] = {}
+    with _public_rows(db_path) as (con, read):
+        for table in PUBLIC_TABLES:
+            relation = read(table, where)
+            path = out / f"{table}.{fmt}"
+            con.execute(f"copy (select * from {relation}) to '{path}' ({options})").fetchall()
+            written[table] = con.execute(f"select count(*) from {relation}").fetchall()[0][0]
+    return written
