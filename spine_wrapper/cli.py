@@ -21,7 +21,7 @@ from .export import export as export_tables
 from .generate import generate
 from .paths import PROJECT_DIR
 from .progress import Progress
-from .warehouse import WarehouseBusy, connect, exists, locked
+from .warehouse import WarehouseBusy, connect, current_target, exists, locked
 from .weeks import fridays, fridays_ending, parse_date
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -306,8 +306,14 @@ def load(
         "calc_versions": calc_versions,
     }
     click.echo(f"loaded run {run_id}; build and publish it with:")
+    target = current_target()
+    where = (
+        f"SPINE_TARGET=spark SPINE_SPARK_DIR={target.spark_dir}"
+        if target.name == "spark"
+        else f"SPINE_DB={db_path}"
+    )
     click.echo(
-        f"  SPINE_DB={db_path} dbt build --project-dir {PROJECT_DIR} --profiles-dir {PROJECT_DIR}"
+        f"  {where} dbt build --project-dir {PROJECT_DIR} --profiles-dir {PROJECT_DIR}"
         f" --vars '{json.dumps(dbt_vars, sort_keys=True)}'"
     )
     sys.exit(0 if all(p.action in backfill_lib.TO_LOAD or p.ok for p in partitions) else 1)

@@ -1,0 +1,373 @@
+"""The same project on Apache Spark (local session), with only the target changed.
+
+One Spark warehouse is built for the module, in this process (a JVM holds one metastore, and
+starting it once keeps the module to a few builds): the three real OTC weeks plus a small file
+of bad rows, backfilled on both targets, exported with `spine-dbt export`, and compared row by
+row. Then a FINRA revision and a rollback on Spark, and a busy warehouse.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from spine_wrapper import dbt, engines, warehouse
+from spine_wrapper.export import PUBLIC_TABLES
+
+from .conftest import FINRA_DIR, require, run_cli
+
+REASON = engines.spark_unavailable_reason()
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.skipif(REASON is not None, reason=f"Spark unavailable: {REASON}"),
+]
+
+RANGE = ["--start", "2025-12-12", "--end", "2025-12-26"]
+TIERS = ["--tier", "OTC", "--tier", "NMS_TIER_1"]
+# Columns that legitimately differ between two builds of the same files.
+VOLATILE = {"capture_id", "captured_at", "run_id", "input_capture_ids", "status_at"}
+
+# One simplified-layout week of NMS Tier 1 with one line per reject code (and CRLF, a blank
+# line, quotes): every engine must reject the same lines for the same reasons.
+BAD_FILE = "\r\n".join(
+    [
+        "WeekEnding|Tier|Symbol|MPID|TotalShares|TotalTrades",
+        "2025-12-26|NMS Tier 1|AAPL|NITE|1000|10",
+        '2025-12-26|NMS Tier 1|"MSFT"|VIRT|2500|7',
+        "2025-12-26|NMS Tier 1|AA$PL|NITE|1000|10",
+        "2025-12-26|NMS Tier 1|IBM|NITE||10",
+        "2025-12-26|NMS Tier 1|IBM|VIRT|1e10|10",
+        "2025-12-26|NMS Tier 1|IBM|JANE|12|1,000",
+        "2025-12-26|NMS Tier 1|GE|NITE|0|0",
+        "2025-12-26|NMS Tier 1|GE|VIRT|0|4",
+        "2025-12-26|T2|GE|JANE|5|1",
+        "2025-12-26|Tier 9|GE|CDRG|5|1",
+        "2025-12-26|NMS Tier 1|AAPL|NITE|7|1",
+        "",
+        "2025-12-25|NMS Tier 1|HD|NITE|7|1",
+        "2025-02-30|NMS Tier 1|HD|VIRT|7|1",
+        "2025-12-26|NMS Tier 1|HD|JANE|-5|1",
+        "2025-12-26|NMS Tier 1||NITE|5|1",
+        "2025-12-26|NMS Tier 1|HD|",
+        "2025-12-26|NMS Tier 1|ABCDEFGHIJKLMNOPQRSTUVWXYZ|NITE|5|1",
+        "2025-12-26|NMS Tier 1|KO| |5|1",
+    ]
+)
+
+
+def _cli(*args: str) -> str:
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def source_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    source = tmp_path_factory.mktemp("spark-source")
+    for path in require(FINRA_DIR).glob("*.csv"):
+        shutil.copy(path, source / path.name)
+    (source / "nms1_bad_rows.psv").write_bytes(BAD_FILE.encode())
+    return source
+
+
+@pytest.fixture(scope="module")
+def spark_dir(tmp_path_factory: pytest.TempPathFactory, source_dir: Path) -> Iterator[Path]:
+    """The real OTC weeks and the bad NMS Tier 1 week, backfilled on Spark."""
+    spark_dir = tmp_path_factory.mktemp("spark") / "warehouse"
+    try:
+        _cli(
+            "backfill",
+            *RANGE,
+            *TIERS,
+            "--source-dir",
+            str(source_dir),
+            "--target",
+            "spark",
+            "--spark-dir",
+            str(spark_dir),
+            "--no-progress",
+        )
+        yield spark_dir
+    finally:
+        warehouse.use_target("duckdb")  # the other modules' library calls run on DuckDB
+
+
+@pytest.fixture(scope="module")
+def duckdb_file(tmp_path_factory: pytest.TempPathFactory, source_dir: Path) -> Path:
+    db = tmp_path_factory.mktemp("duckdb-parity") / "parity.duckdb"
+    _cli("backfill", *RANGE, *TIERS, "--source-dir", str(source_dir), "--db", str(db))
+    return db
+
+
+def _export(out: Path, *target: str) -> Path:
+    _cli("export", "--out", str(out), "--format", "parquet", *target)
+    return out
+
+
+def _spark(spark_dir: Path, *args: str) -> list[str]:
+    return [*args, "--target", "spark", "--spark-dir", str(spark_dir)]
+
+
+def _read(path: Path, where: str = "true") -> tuple[list[str], list[str], list[tuple]]:
+    with duckdb.connect() as con:
+        relation = con.sql(f"select * from read_parquet('{path}') where {where}")
+        names = [c for c in relation.columns if c not in VOLATILE]
+        types = [str(t) for c, t in zip(relation.columns, relation.types, strict=True)]
+        kept = [t for c, t in zip(relation.columns, types, strict=True) if c not in VOLATILE]
+        rows = con.sql(
+            f"select {', '.join(names)} from read_parquet('{path}') where {where}"
+        ).fetchall()
+    return names, kept, rows
+
+
+def _differing_rows(left: Path, right: Path) -> list[tuple]:
+    """Rows of `left` with no equal row in `right` (and extra rows), ids and timestamps
+    excluded, doubles equal to 1e-12 relative."""
+    names, types, rows_l = _read(left)
+    names_r, _, rows_r = _read(right)
+    assert sorted(names) == sorted(names_r), (left.name, names, names_r)
+    order = [names_r.index(n) for n in names]
+    rows_r = [tuple(row[i] for i in order) for row in rows_r]
+    doubles = {i for i, t in enumerate(types) if t in ("DOUBLE", "FLOAT")}
+
+    def key(row: tuple) -> tuple:
+        return tuple("" if v is None else str(v) for i, v in enumerate(row) if i not in doubles)
+
+    def same(a: object, b: object, i: int) -> bool:
+        if a is None or b is None:
+            return a is None and b is None
+        if i in doubles:
+            return math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=0.0)  # type: ignore[arg-type]
+        return a == b
+
+    rows_l.sort(key=key)
+    rows_r.sort(key=key)
+    differing = [
+        (a, b)
+        for a, b in zip(rows_l, rows_r, strict=False)
+        if not all(same(x, y, i) for i, (x, y) in enumerate(zip(a, b, strict=True)))
+    ]
+    extra = abs(len(rows_l) - len(rows_r))
+    return differing + [("extra rows", extra)] * bool(extra)
+
+
+def test_parity_every_public_table_equals_duckdb(
+    spark_dir: Path, duckdb_file: Path, tmp_path: Path
+) -> None:
+    on_duckdb = _export(tmp_path / "duckdb", "--db", str(duckdb_file))
+    on_spark = _export(tmp_path / "spark", *_spark(spark_dir))
+    assert sorted(p.name for p in on_spark.iterdir()) == sorted(
+        f"{table}.parquet" for table in PUBLIC_TABLES
+    )
+    for table in PUBLIC_TABLES:
+        path = f"{table}.parquet"
+        assert _differing_rows(on_duckdb / path, on_spark / path) == [], table
+        assert _read(on_spark / path)[2], f"{table} is empty"
+
+
+def test_acceptance_figures_hold_on_spark(spark_dir: Path, tmp_path: Path) -> None:
+    out = _export(tmp_path / "spark", *_spark(spark_dir), "--tier", "OTC")
+    columns = ("week_ending", "tier", "status", "rows_read", "rows_accepted", "rows_rejected")
+    assert sorted(
+        tuple(str(r[c]) if c == "week_ending" else r[c] for c in columns)
+        for r in _as_dicts(out, "captures")
+    ) == [
+        ("2025-12-12", "OTC", "published", 5328, 5328, 0),
+        ("2025-12-19", "OTC", "published", 5192, 5192, 0),
+        ("2025-12-26", "OTC", "published", 4655, 4654, 1),
+    ]
+    rejects = _as_dicts(out, "rejects")
+    assert [
+        (Path(r["source_file"]).name, r["line_number"], r["reason_codes"]) for r in rejects
+    ] == [("finra_otc_weekly_otc_20251229.csv", 4656, "EMPTY_SYMBOL")]
+    venues = _as_dicts(out, "venue_share_latest")
+    assert sum(1 for _ in _as_dicts(out, "symbol_venue_share_latest")) == 15174
+    otcn = sorted(
+        (r["week_ending"], r["market_share_pct"], r["rank"]) for r in venues if r["mpid"] == "OTCN"
+    )
+    assert [r[2] for r in otcn] == [1, 1, 1]
+    assert [r[1] for r in otcn] == pytest.approx([0.821884, 0.809065, 0.798351], abs=1e-6)
+    aabb = [
+        r
+        for r in _as_dicts(out, "symbol_rolling_6w_latest")
+        if r["symbol"] == "AABB" and str(r["week_ending"]) == "2025-12-26"
+    ]
+    assert len(aabb) == 1
+    assert aabb[0]["avg_volume"] == pytest.approx(3871106.3333333, rel=1e-9)
+    assert aabb[0]["trend_direction"] == "DOWN"
+    assert aabb[0]["trend_pct"] == pytest.approx(-56.0515, abs=1e-4)
+    assert (aabb[0]["weeks_in_window"], aabb[0]["is_complete"]) == (3, False)
+    days = {
+        str(r["week_ending"]): r["trading_days"] for r in _as_dicts(out, "research_snapshot_latest")
+    }
+    assert days["2025-12-26"] == 4
+
+
+def _as_dicts(out: Path, short: str) -> list[dict]:
+    with duckdb.connect() as con:
+        relation = con.sql(
+            f"select * from read_parquet('{out / f'finra_otc_transparency_{short}.parquet'}')"
+        )
+        return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+
+
+def test_bad_rows_are_rejected_with_the_same_codes(spark_dir: Path, tmp_path: Path) -> None:
+    out = _export(tmp_path / "spark", *_spark(spark_dir), "--tier", "NMS_TIER_1")
+    rejects = {r["line_number"]: r["reason_code"] for r in _as_dicts(out, "rejects")}
+    assert rejects == {
+        4: "INVALID_SYMBOL",
+        5: "MISSING_SHARES",
+        6: "INVALID_SHARES",
+        7: "INVALID_TRADES",
+        8: "ZERO_VOLUME",
+        10: "TIER_MISMATCH",
+        11: "INVALID_TIER",
+        12: "DUPLICATE_KEY",
+        14: "INVALID_WEEK_ENDING",
+        15: "INVALID_DATE",
+        16: "NEGATIVE_SHARES",
+        17: "EMPTY_SYMBOL",
+        18: "MALFORMED_ROW",
+        19: "SYMBOL_TOO_LONG",
+        20: "EMPTY_MPID",
+    }
+    (capture,) = _as_dicts(out, "captures")
+    assert (capture["rows_read"], capture["rows_accepted"], capture["rows_rejected"]) == (
+        18,
+        3,
+        15,
+    )
+    assert capture["status"] == "published"
+
+
+def test_manifest_sql_has_no_engine_only_functions(
+    spark_dir: Path, duckdb_file: Path, tmp_path: Path
+) -> None:
+    """`models/` calls no DuckDB-only function outside dispatched macros: the compiled SQL of
+    every model, read from manifest.json, uses only what its own target has."""
+    duckdb_only = (
+        r"\b(regexp_full_match|string_agg|list_contains|arg_max|string_split|hugeint)\b|::"
+    )
+    spark_only = r"\b(collect_set|array_join|array_sort|rlike|date_add)\b"
+    raw = "\n".join(p.read_text() for p in (dbt.PROJECT_DIR / "models").rglob("*.sql"))
+    assert not re.search(duckdb_only, raw)
+    for target, forbidden in (("spark", duckdb_only), ("duckdb", spark_only)):
+        warehouse.use_target(target, spark_dir)
+        outcome = dbt.invoke(
+            "compile",
+            duckdb_file,
+            {"run_id": "run_20000101T000000000000Z"},
+            target=target,
+            extra_args=["--target-path", str(tmp_path / target), "--select", "resource_type:model"],
+        )
+        assert outcome.success, outcome.exception
+        manifest = json.loads((tmp_path / target / "manifest.json").read_text())
+        compiled = {
+            node["name"]: node.get("compiled_code") or ""
+            for node in manifest["nodes"].values()
+            if node["resource_type"] == "model"
+        }
+        assert len([sql for sql in compiled.values() if sql]) >= 20
+        offending = {name: re.findall(forbidden, sql) for name, sql in compiled.items()}
+        assert {name: found for name, found in offending.items() if found} == {}, target
+    warehouse.use_target("duckdb")
+
+
+def test_a_second_writer_gets_a_clear_busy_error_on_spark(
+    spark_dir: Path, source_dir: Path
+) -> None:
+    warehouse.use_target("spark", spark_dir)
+    with warehouse.locked(Path("unused")):
+        result = run_cli(
+            "backfill", *RANGE, *TIERS, "--source-dir", str(source_dir), *_spark(spark_dir)
+        )
+    warehouse.use_target("duckdb")
+    assert result.exit_code == 1
+    assert "database busy (held by PID" in result.output
+    assert str(spark_dir) in result.output
+
+
+def test_a_finra_revision_becomes_a_new_capture_on_spark(
+    spark_dir: Path, source_dir: Path, tmp_path: Path
+) -> None:
+    """Revising 2025-12-19 makes it a new capture and rebuilds 2025-12-26, whose window reads
+    it; 2025-12-12 is up to date."""
+    path = source_dir / "finra_otc_weekly_otc_20251222.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    fields = lines[1].split("|")
+    fields[5] = str(int(fields[5]) + 1000)
+    lines[1] = "|".join(fields)
+    path.write_text("".join(lines))
+    output = _cli(
+        "backfill",
+        *RANGE,
+        "--tier",
+        "OTC",
+        "--source-dir",
+        str(source_dir),
+        *_spark(spark_dir),
+        "--no-progress",
+    )
+    plans = {
+        line.split()[0]: line.split()[2] for line in output.splitlines() if line.startswith("2025-")
+    }
+    assert plans == {"2025-12-12": "up", "2025-12-19": "revised", "2025-12-26": "stale"}
+    out = _export(tmp_path / "after", *_spark(spark_dir), "--tier", "OTC")
+    captures = _as_dicts(out, "captures")
+    assert sorted((str(c["week_ending"]), c["status"]) for c in captures) == [
+        ("2025-12-12", "published"),
+        ("2025-12-19", "published"),
+        ("2025-12-19", "published"),
+        ("2025-12-26", "published"),
+        ("2025-12-26", "published"),
+    ]
+    revised_run = max(c["run_id"] for c in captures)
+    latest = {str(r["week_ending"]): r["run_id"] for r in _latest_runs(out)}
+    assert latest["2025-12-19"] == latest["2025-12-26"] == revised_run != latest["2025-12-12"]
+    spark_dir.joinpath("revised_run").write_text(revised_run)  # for the rollback test
+
+
+def _latest_runs(out: Path) -> list[dict]:
+    with duckdb.connect() as con:
+        summary = out / "finra_otc_transparency_symbol_summary_latest.parquet"
+        captures = out / "finra_otc_transparency_captures.parquet"
+        relation = con.sql(
+            f"select distinct s.week_ending, c.run_id from read_parquet('{summary}') as s"
+            f" inner join read_parquet('{captures}') as c on s.capture_id = c.capture_id"
+        )
+        return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+
+
+def test_a_rollback_makes_the_previous_capture_latest_on_spark(
+    spark_dir: Path, tmp_path: Path
+) -> None:
+    run_file = spark_dir / "revised_run"
+    if not run_file.exists():
+        pytest.skip("needs the revision test's run")
+    revised_run = run_file.read_text()
+    _cli("rollback", "--run-id", revised_run, "--yes", *_spark(spark_dir))
+    out = _export(tmp_path / "after", *_spark(spark_dir), "--tier", "OTC")
+    statuses = sorted((str(c["week_ending"]), c["status"]) for c in _as_dicts(out, "captures"))
+    assert statuses == [
+        ("2025-12-12", "published"),
+        ("2025-12-19", "published"),
+        ("2025-12-19", "rolled_back"),
+        ("2025-12-26", "published"),
+        ("2025-12-26", "rolled_back"),
+    ]
+    latest = {str(r["week_ending"]): r["run_id"] for r in _latest_runs(out)}
+    assert len(set(latest.values())) == 1 and revised_run not in latest.values()
+    # the rolled-back captures' partitions are gone from the capture-keyed tables
+    spark = engines.spark_session(spark_dir)
+    left = spark.sql(
+        "select count(*) from main.finra_otc_transparency_symbol_summary"
+        f" where capture_id like '%{revised_run.removeprefix('run_')}'"
+    ).collect()[0][0]
+    assert left == 0
