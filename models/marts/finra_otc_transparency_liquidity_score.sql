@@ -54,7 +54,10 @@ scores_computed as (
         case calc_versions.calc_version
             when 'v1'
                 then cast(
-                    cast({{ round_ratio('symbol_weeks.total_volume', 'symbol_weeks.total_trades', 2) }} as decimal(38, 2))
+                    cast(
+                        {{ round_ratio('symbol_weeks.total_volume', 'symbol_weeks.total_trades', 2) }}
+                        as decimal(38, 2)
+                    )
                     * symbol_weeks.venue_count as decimal(38, 2)
                 )
             when 'v2' then
