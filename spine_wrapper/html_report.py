@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from . import ledger
 from .warehouse import connect
 from .weeks import fridays_ending
 
@@ -105,16 +106,6 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[d
     cursor = con.execute(sql, params)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def _relation_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables"
-            " where table_schema = 'main' and table_name = ?",
-            [name],
-        ).fetchone()[0]
-    )
 
 
 def _venues(con: duckdb.DuckDBPyConnection, week: date, tier: str) -> list[Venue]:
@@ -251,7 +242,7 @@ def collect(
 ) -> WeekReport:
     """Read everything the report of `week` shows, for each tier with a published capture."""
     weeks = fridays_ending(week, COMPLETENESS_WEEKS)
-    if not _relation_exists(con, "finra_otc_transparency_venue_share_latest"):
+    if not ledger.relation_exists(con, "main", "finra_otc_transparency_venue_share_latest"):
         return WeekReport(week, tiers, [], weeks, {}, min_mover_volume)
     sections = [
         section

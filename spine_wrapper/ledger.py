@@ -21,7 +21,7 @@ class PublishedCapture:
     window_inputs: dict[date, str | None]  # window week -> input capture it was built from
 
 
-def _relation_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+def relation_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
     return bool(
         con.execute(
             "select count(*) from information_schema.tables"
@@ -35,7 +35,7 @@ def latest_published(
     con: duckdb.DuckDBPyConnection, start: date, end: date, tiers: list[str]
 ) -> dict[tuple[date, str], PublishedCapture]:
     """The latest capture of every (week, tier) between start-35 days and end, with its inputs."""
-    if not _relation_exists(con, "intermediate", "int_captures_latest"):
+    if not relation_exists(con, "intermediate", "int_captures_latest"):
         return {}
     rows = con.execute(
         """
@@ -77,7 +77,7 @@ def newest_status(
     con: duckdb.DuckDBPyConnection, start: date, end: date, tiers: list[str]
 ) -> dict[tuple[date, str], str]:
     """The current status of the newest capture of each (week, tier) in the range."""
-    if not _relation_exists(con, "main", "finra_otc_transparency_captures"):
+    if not relation_exists(con, "main", "finra_otc_transparency_captures"):
         return {}
     rows = con.execute(
         """
@@ -93,7 +93,7 @@ def newest_status(
 
 def capture_rows(con: duckdb.DuckDBPyConnection, capture_ids: list[str]) -> list[tuple]:
     """Status and row counts of captures: (id, status, read, accepted, rejected, detail)."""
-    if not capture_ids or not _relation_exists(con, "main", "finra_otc_transparency_captures"):
+    if not capture_ids or not relation_exists(con, "main", "finra_otc_transparency_captures"):
         return []  # the build failed before it made the captures view
     return con.execute(
         """
@@ -117,6 +117,7 @@ CAPTURE_KEYED_MARTS = (
     "finra_otc_transparency_research_snapshot",
     "finra_otc_transparency_rejects",
 )
+MARTS_WITH_LATEST_VIEW = CAPTURE_KEYED_MARTS[:-1]  # every one but the rejects
 VOLATILE_COLUMNS = {"capture_id", "captured_at", "run_id", "input_capture_ids", "source_file"}
 
 
@@ -179,7 +180,7 @@ def run_captures(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
 def dependent_captures(con: duckdb.DuckDBPyConnection, capture_ids: list[str]) -> list[str]:
     """Captures (not yet rolled back) whose 6-week windows read any of `capture_ids`,
     transitively: rolling those back too keeps every remaining window consistent."""
-    if not _relation_exists(con, "intermediate", "int_capture_windows_resolved"):
+    if not relation_exists(con, "intermediate", "int_capture_windows_resolved"):
         return []
     chosen = set(capture_ids)
     frontier = list(capture_ids)
@@ -212,7 +213,7 @@ def completeness(
     con: duckdb.DuckDBPyConnection, weeks: list[date], tiers: list[str]
 ) -> dict[tuple[date, str], Cell]:
     """Per (week, tier): published (with capture count), failed, loaded, stale or missing."""
-    if not _relation_exists(con, "main", "finra_otc_transparency_captures"):
+    if not relation_exists(con, "main", "finra_otc_transparency_captures"):
         return {(w, t): Cell("missing", 0, None) for w in weeks for t in tiers}
     counts = {
         (week, tier): (count, newest_status)
@@ -289,7 +290,7 @@ def test_results(con: duckdb.DuckDBPyConnection, run_id: str | None) -> list[dic
 
 def rejects_by_code(con: duckdb.DuckDBPyConnection, capture_ids: list[str]) -> dict[str, int]:
     """Rejected rows of the given captures counted by primary reason code."""
-    if not capture_ids or not _relation_exists(con, "main", "finra_otc_transparency_rejects"):
+    if not capture_ids or not relation_exists(con, "main", "finra_otc_transparency_rejects"):
         return {}
     return dict(
         con.execute(

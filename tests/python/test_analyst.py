@@ -25,21 +25,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from spine_wrapper import dbt, html_report, site
+from spine_wrapper import dbt, html_report, ledger, site
 from spine_wrapper.cli_analyst import docs_command, report_command
 from spine_wrapper.paths import PROJECT_DIR
 
 REAL_WEEK = "2025-12-26"
 IMAGES = PROJECT_DIR / "docs" / "images"
-PUBLIC_MARTS = [
-    "finra_otc_transparency_symbol_summary",
-    "finra_otc_transparency_venue_share",
-    "finra_otc_transparency_symbol_venue_share",
-    "finra_otc_transparency_symbol_concentration",
-    "finra_otc_transparency_symbol_rolling_6w",
-    "finra_otc_transparency_liquidity_score",
-    "finra_otc_transparency_research_snapshot",
-]
+PUBLIC_MARTS = list(ledger.MARTS_WITH_LATEST_VIEW)
 PUBLIC_TABLES = [
     *PUBLIC_MARTS,
     *(f"{name}_latest" for name in PUBLIC_MARTS),

@@ -20,7 +20,7 @@ from spine_wrapper.report import backfill_summary
 from .conftest import FIXTURES_DIR, query, require, run_cli
 
 FIXTURE_RANGE = ["--start", "2025-11-28", "--end", "2026-01-02", "--tier", "T1"]
-LATEST_VIEWS = [f"{name}_latest" for name in ledger.CAPTURE_KEYED_MARTS[:-1]]
+LATEST_VIEWS = [f"{name}_latest" for name in ledger.MARTS_WITH_LATEST_VIEW]
 
 
 def _latest_rows(db: Path) -> dict[str, list[tuple]]:
