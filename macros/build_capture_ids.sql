@@ -48,15 +48,24 @@
     {%- endif -%}
 {% endmacro %}
 
-{#- A boolean SQL expression: the row's (week_ending, tier) is one a capture being built is for. -#}
+{#-
+    A boolean SQL expression: the row's (week_ending, tier) is one a capture being built is for.
+    One IN list over a `tier:week` key (a hash lookup per row) plus the range of the weeks, which
+    lets the engine skip row groups outside it; an OR of (tier, week) pairs would be evaluated
+    pair by pair on every row.
+-#}
 {% macro weeks_in_build(week_column='week_ending', tier_column='tier') %}
-    {%- set pairs = [] -%}
+    {%- set keys = [] -%}
+    {%- set weeks = [] -%}
     {%- for capture_id in build_capture_ids() -%}
         {%- set parts = capture_id.split(':') -%}
-        {%- do pairs.append("(" ~ tier_column ~ " = '" ~ parts[0] ~ "' and " ~ week_column ~ " = cast('" ~ parts[1] ~ "' as date))") -%}
+        {%- do keys.append(parts[0] ~ ':' ~ parts[1]) -%}
+        {%- do weeks.append(parts[1]) -%}
     {%- endfor -%}
-    {%- if pairs -%}
-        ({{ pairs | unique | join(' or ') }})
+    {%- if keys -%}
+        {%- set week_text = dbt.cast(week_column, api.Column.translate_type('string')) -%}
+        ({{ week_column }} between cast('{{ weeks | min }}' as date) and cast('{{ weeks | max }}' as date)
+        and {{ dbt.concat([tier_column, "':'", week_text]) }} in ('{{ keys | unique | join("', '") }}'))
     {%- else -%}
         1 = 0
     {%- endif -%}

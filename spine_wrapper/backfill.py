@@ -156,7 +156,7 @@ def _decide(
         return Partition(week, tier, FAILED_EARLIER if failed else NEW, source)
     if force:
         return Partition(week, tier, NEW, source, detail="--force")
-    sha = known_digest(source.path) or file_digest(source.path)
+    sha = known_digest(source.path) or _digest(source)
     if sha != latest.file_sha256:
         return Partition(
             week,
@@ -175,6 +175,13 @@ def _decide(
     if stale:
         return Partition(week, tier, STALE, source, detail=f"window read an old {stale[0]}")
     return Partition(week, tier, UP_TO_DATE, source, capture_id=latest.capture_id)
+
+
+def _digest(source: SourceFile) -> str:
+    """The file's SHA-256: the one taken while discovery read it, if the file is unchanged."""
+    if source.sha256 and source.stamp == file_stamp(source.path):
+        return source.sha256
+    return file_digest(source.path)
 
 
 def load(
@@ -198,7 +205,7 @@ def load(
         assert p.source is not None
         p.capture_id = capture_id_for(p.tier, p.week_ending.isoformat(), stamp)
         size_mtime = file_stamp(p.source.path)
-        sha = p.file_sha256 or file_digest(p.source.path)
+        sha = p.file_sha256 or _digest(p.source)
         captures.append(Capture(p.capture_id, run_id, p.source, sha, size_mtime))
     with connect(db_path) as con:
         counts = load_captures(con, captures, calc_versions, now.replace(tzinfo=None))

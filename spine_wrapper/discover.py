@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import hashlib
 import re
 import zlib
 from collections import Counter
@@ -67,6 +68,8 @@ class SourceFile:
     field_count: int = 0
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    sha256: str | None = None  # of the (decompressed) bytes, when the whole file was read,
+    stamp: tuple[int, int] | None = None  # and the file's (size, mtime_ns) just before
 
     @property
     def identified(self) -> bool:
@@ -100,17 +103,20 @@ def _not_utf8(data: bytes, error: UnicodeDecodeError, offset: int = 0, lines: in
     )
 
 
-def _check_whole_file(path: Path, compressed: bool) -> None:
+def _check_whole_file(path: Path, compressed: bool) -> str:
     """Read the whole file once: it must decompress cleanly and be UTF-8 to its last byte.
 
-    Raises _Unreadable. The loader reads the whole file later; checking here turns a corrupt
-    archive or a stray Latin-1 byte deep in a file into a file-level error for its partition
-    instead of a crash in the middle of a run.
+    Returns the SHA-256 of its (decompressed) bytes, taken on the same pass, so the loader does
+    not read the file again for it. Raises _Unreadable. The loader reads the whole file later;
+    checking here turns a corrupt archive or a stray Latin-1 byte deep in a file into a
+    file-level error for its partition instead of a crash in the middle of a run.
     """
     carry, offset, lines = b"", 0, 0
+    digest = hashlib.sha256()
     try:
         with _open_bytes(path, compressed) as handle:
             while chunk := handle.read(1 << 20):
+                digest.update(chunk)
                 data, carry = carry + chunk, b""
                 try:
                     data.decode("utf-8")
@@ -127,6 +133,7 @@ def _check_whole_file(path: Path, compressed: bool) -> None:
         raise _Unreadable(f"cannot be read: {exc.strerror or exc}") from None
     if carry:
         raise _Unreadable(f"is not UTF-8 text: it ends inside a UTF-8 character (line {lines + 1})")
+    return digest.hexdigest()
 
 
 def _decode_head(path: Path) -> tuple[str, bool, str | None]:
@@ -234,7 +241,9 @@ def identify(path: Path, whole_file: bool = True) -> SourceFile:
     content_error = _identify_content(found, lines)
     if whole_file and more and found.layout and not (encoding_error or line_error or content_error):
         try:  # only for FINRA files: a big file of anything else is not read to its end
-            _check_whole_file(path, compressed=_is_gzip(path))
+            stat = path.stat()
+            found.sha256 = _check_whole_file(path, compressed=_is_gzip(path))
+            found.stamp = (stat.st_size, stat.st_mtime_ns)
         except _Unreadable as exc:
             encoding_error = str(exc)
     # What keeps the file from being read as text at all comes first: it causes the rest.

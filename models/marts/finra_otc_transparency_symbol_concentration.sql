@@ -46,7 +46,7 @@ symbols_aggregated as (
         week_ending,
         tier,
         symbol,
-        count(distinct mpid) as venue_count,
+        count(*) as venue_count,  -- = count(distinct mpid), see int_symbol_weeks_summarized
         sum({{ exact_integer('total_shares') }} * {{ exact_integer('total_shares') }}) as sum_squared_volume,
         sum({{ exact_integer('total_shares') }}) as total_volume,
         max(case when venue_rank = 1 then mpid end) as top_mpid,

@@ -68,15 +68,7 @@ window_rows as (
         symbols_in_week.symbol,
         windows.window_week_ending,
         input_summaries.total_volume,
-        input_summaries.total_trades,
-        row_number() over (
-            partition by symbols_in_week.capture_id, symbols_in_week.symbol
-            order by windows.window_week_ending asc
-        ) as rank_oldest,
-        row_number() over (
-            partition by symbols_in_week.capture_id, symbols_in_week.symbol
-            order by windows.window_week_ending desc
-        ) as rank_newest
+        input_summaries.total_trades
     from symbols_in_week
     inner join windows on symbols_in_week.capture_id = windows.capture_id
     inner join input_summaries
@@ -96,8 +88,8 @@ windows_aggregated as (
         sum(total_trades) as window_trades,
         min(total_volume) as min_volume,
         max(total_volume) as max_volume,
-        max(case when rank_oldest = 1 then total_volume end) as first_volume,
-        max(case when rank_newest = 1 then total_volume end) as last_volume
+        {{ value_by('min', 'total_volume', 'window_week_ending') }} as first_volume,
+        {{ value_by('max', 'total_volume', 'window_week_ending') }} as last_volume
     from window_rows
     group by capture_id, week_ending, tier, symbol
 ),

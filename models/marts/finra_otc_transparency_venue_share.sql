@@ -31,7 +31,7 @@ venues_aggregated as (
         max(venue_name) as venue_name,
         cast(sum(total_shares) as bigint) as total_volume,
         cast(sum(total_trades) as bigint) as total_trades,
-        count(distinct symbol) as symbol_count
+        count(*) as symbol_count  -- = count(distinct symbol), see int_symbol_weeks_summarized
     from venue_volumes
     group by capture_id, week_ending, tier, mpid
 ),
