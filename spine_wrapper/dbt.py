@@ -48,11 +48,18 @@ class DbtOutcome:
         return [node for node in self.nodes if node.status == "warn"]
 
 
+def default_threads() -> int:
+    """dbt threads on DuckDB when SPINE_THREADS is unset: one per core, 2 to 8."""
+    return max(2, min(8, os.cpu_count() or 2))
+
+
 @contextmanager
 def _environment(db_path: Path, target: str) -> Any:
-    keys = ("SPINE_DB", "SPINE_TARGET", "SPINE_SPARK_DIR", "DO_NOT_TRACK")
+    keys = ("SPINE_DB", "SPINE_TARGET", "SPINE_SPARK_DIR", "SPINE_THREADS", "DO_NOT_TRACK")
     saved = {key: os.environ.get(key) for key in keys}
     os.environ.update({"SPINE_DB": str(db_path), "SPINE_TARGET": target, "DO_NOT_TRACK": "1"})
+    if target == "duckdb" and not saved["SPINE_THREADS"]:
+        os.environ["SPINE_THREADS"] = str(default_threads())
     spark_dir = current_target().spark_dir
     if spark_dir is not None:
         os.environ["SPINE_SPARK_DIR"] = str(spark_dir)
@@ -76,6 +83,40 @@ def target_path(db_path: Path) -> Path:
         db_path = spark_dir
     digest = hashlib.sha256(str(db_path).encode()).hexdigest()[:10]
     return PROJECT_DIR / "target" / f"{db_path.stem}-{digest}"
+
+
+# The vars that select which captures a build covers. They change with every run, but no
+# model's parse depends on them: they are read only while executing (build_vars, behind
+# `execute`). dbt re-parses the whole project whenever any --vars value changes
+# (dbt-core issue 6323), which costs ~4 s a run; leaving these out of the parse state check
+# keeps partial parsing between runs. Every other var still forces a full parse.
+RUN_SELECTION_VARS = frozenset({"run_id", "start", "end", "tiers"})
+
+
+@contextmanager
+def _partial_parse_across_runs() -> Any:
+    """While dbt checks whether its saved parse is still valid, hide the run-selection vars."""
+    try:
+        from dbt.parser.manifest import ManifestLoader
+    except ImportError:  # another dbt-core layout: dbt simply parses in full
+        yield
+        return
+    original = ManifestLoader.build_manifest_state_check
+
+    def state_check(loader: Any) -> Any:
+        config = loader.root_project
+        cli_vars = config.cli_vars
+        config.cli_vars = {k: v for k, v in cli_vars.items() if k not in RUN_SELECTION_VARS}
+        try:
+            return original(loader)
+        finally:
+            config.cli_vars = cli_vars
+
+    ManifestLoader.build_manifest_state_check = state_check
+    try:
+        yield
+    finally:
+        ManifestLoader.build_manifest_state_check = original
 
 
 def _release_duckdb() -> None:
@@ -128,7 +169,7 @@ def invoke(
         args += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
     args += extra_args or []
     runner = dbtRunner(callbacks=[on_event] if on_event else [])
-    with _environment(db_path, target):
+    with _environment(db_path, target), _partial_parse_across_runs():
         try:
             result = runner.invoke(args)
         finally:

@@ -224,3 +224,23 @@ def test_killed_backfill_completes_on_rerun(tmp_path: Path, kill_after: float) -
     assert query(
         db, "select count(*) from main.finra_otc_transparency_captures where status = 'loaded'"
     ) == [(0,)]
+
+
+def test_a_new_run_keeps_partial_parsing_and_other_vars_do_not(tmp_path: Path) -> None:
+    """The run-selection vars change every run; dbt must not re-parse the project for them."""
+    from spine_wrapper import dbt
+
+    db = tmp_path / "parse.duckdb"
+
+    def parse_events(dbt_vars: dict) -> list[str]:
+        names: list[str] = []
+        outcome = dbt.invoke("parse", db, dbt_vars, on_event=lambda e: names.append(e.info.name))
+        assert outcome.success, outcome.exception
+        return names
+
+    first = {"run_id": "run_20251226T000000000001Z", "start": "2025-12-05", "tiers": ["OTC"]}
+    parse_events(first)
+    second = {"run_id": "run_20251226T000000000002Z", "end": "2025-12-26", "tiers": ["NMS_TIER_2"]}
+    events = parse_events(second)
+    assert "PartialParsingEnabled" in events and "UnableToPartialParse" not in events
+    assert "UnableToPartialParse" in parse_events({**second, "calc_versions": {"x": "v2"}})
