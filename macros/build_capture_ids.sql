@@ -38,11 +38,25 @@
     {{ return(ids) }}
 {% endmacro %}
 
-{#- A boolean SQL expression: `column` is one of the captures being built. -#}
-{% macro captures_in_build(column='capture_id') %}
+{#-
+    A boolean SQL expression: `column` is one of the captures being built. With `week_column`
+    (the capture's week on each row), also that the week is in the range of those captures'
+    weeks: a date range lets the engine skip the row groups of other weeks, which a list of
+    capture ids cannot (DuckDB keeps only an 8-character prefix of strings as min/max, and
+    every id starts with its tier). Rows without a week (raw rows landed before the loader
+    recorded it) are always read.
+-#}
+{% macro captures_in_build(column='capture_id', week_column=none) %}
     {%- set ids = build_capture_ids() -%}
     {%- if ids -%}
         {{ column }} in ('{{ ids | join("', '") }}')
+        {%- if week_column -%}
+            {%- set weeks = [] -%}
+            {%- for capture_id in ids -%}
+                {%- do weeks.append(capture_id.split(':')[1]) -%}
+            {%- endfor %}
+        and ({{ week_column }} between cast('{{ weeks | min }}' as date) and cast('{{ weeks | max }}' as date) or {{ week_column }} is null)
+        {%- endif -%}
     {%- else -%}
         1 = 0
     {%- endif -%}

@@ -33,7 +33,7 @@ SPARK_RAW_DDL = (
         capture_id string, line_number int, raw_line string, field_count int,
         tier_raw string, week_ending_raw string, last_update_date_raw string, symbol_raw string,
         issue_name string, venue_name string, mpid_raw string, shares_raw string,
-        trades_raw string
+        trades_raw string, capture_week_ending date
     ) using parquet partitioned by (capture_id)
     """,
     """

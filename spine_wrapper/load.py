@@ -219,6 +219,7 @@ with texts as (
 numbered as (
     select
         f.capture_id,
+        f.week_ending,
         {", ".join(f"f.pos_{name}" for name in RAW_FIELDS)},
         unnest(t.lines) as line,
         generate_subscripts(t.lines, 1) as line_number
@@ -242,7 +243,8 @@ select
     line_number,
     raw_line,
     len(fields) as field_count,
-{_FIELD_SELECT}
+{_FIELD_SELECT},
+    week_ending as capture_week_ending
 from split
 """
 

@@ -76,7 +76,8 @@ RAW_DDL = (
         venue_name varchar,
         mpid_raw varchar,
         shares_raw varchar,
-        trades_raw varchar
+        trades_raw varchar,
+        capture_week_ending date
     )
     """,
     """
@@ -99,6 +100,7 @@ RAW_DDL = (
     # warehouses made before these columns existed
     "alter table raw.captures add column if not exists file_size bigint",
     "alter table raw.captures add column if not exists file_mtime_ns bigint",
+    "alter table raw.finra_rows add column if not exists capture_week_ending date",
     """
     create table if not exists raw.capture_events (
         capture_id varchar not null,

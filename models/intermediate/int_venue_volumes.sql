@@ -20,7 +20,7 @@ accepted_rows as (
         total_shares,
         total_trades
     from {{ ref('stg_finra__rows_validated') }}
-    where {{ captures_in_build() }} and is_accepted
+    where {{ captures_in_build(week_column='week_ending') }} and is_accepted
 ),
 
 final as (

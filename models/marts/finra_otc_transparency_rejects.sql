@@ -9,7 +9,7 @@ validated_rows as (
         reason_code,
         reason_codes
     from {{ ref('stg_finra__rows_validated') }}
-    where {{ captures_in_build() }} and not is_accepted
+    where {{ captures_in_build(week_column='week_ending') }} and not is_accepted
 ),
 
 raw_lines as (
@@ -18,7 +18,7 @@ raw_lines as (
         line_number,
         raw_line
     from {{ ref('stg_finra__raw_lines') }}
-    where {{ captures_in_build() }}
+    where {{ captures_in_build(week_column='capture_week_ending') }}
 ),
 
 captures as (

@@ -234,3 +234,33 @@ def test_demo_backfills_then_flows_a_revision_through(tmp_path: Path) -> None:
     rejects = query(db, "select count(*) from main.finra_otc_transparency_rejects")
     assert rejects[0][0] > 0
     shutil.rmtree(out)
+
+
+def test_raw_rows_landed_before_capture_week_ending_existed_still_build(tmp_path: Path) -> None:
+    """A warehouse from before raw.finra_rows had capture_week_ending: the column is added on
+    the next connection, and captures whose rows have no week still build in full."""
+    from spine_wrapper.warehouse import connect
+
+    source = require(FIXTURES_DIR)
+    db = tmp_path / "old.duckdb"
+    args = ["--source-dir", str(source), "--db", str(db)]
+    loaded = run_cli("load", *FIXTURE_RANGE, *args)
+    run_id = json.loads(loaded.output.rsplit("--vars '", 1)[1].rstrip("'\n"))["run_id"]
+    with duckdb.connect(str(db)) as con:  # as the older loader left it
+        con.execute("alter table raw.finra_rows drop column capture_week_ending")
+    with connect(db):
+        pass
+    assert query(db, "select count(*) from raw.finra_rows where capture_week_ending is null") == [
+        (300,)
+    ]
+    outcome = dbt.invoke(
+        "build", db, {"run_id": run_id}, extra_args=["--exclude-resource-type", "unit_test"]
+    )
+    assert outcome.success, [(n.name, n.message) for n in outcome.failed]
+    counts = query(
+        db,
+        "select sum(rows_read), sum(rows_accepted), sum(rows_rejected),"
+        " (select count(raw_line) from main.finra_otc_transparency_rejects)"
+        " from main.finra_otc_transparency_captures",
+    )
+    assert counts == [(300, 300, 0, 0)]

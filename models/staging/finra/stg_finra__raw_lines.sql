@@ -6,7 +6,8 @@ raw_rows as (
     select
         capture_id,
         line_number,
-        raw_line
+        raw_line,
+        capture_week_ending
     from {{ source('finra', 'finra_rows') }}
 ),
 
@@ -14,7 +15,8 @@ final as (
     select
         capture_id,
         line_number,
-        raw_line
+        raw_line,
+        capture_week_ending
     from raw_rows
 )
 

@@ -35,7 +35,7 @@ raw_rows as (
         shares_raw,
         trades_raw
     from {{ source('finra', 'finra_rows') }}
-    where {{ captures_in_build() }}
+    where {{ captures_in_build(week_column='capture_week_ending') }}
 ),
 
 captures as (
