@@ -1,6 +1,6 @@
 """Benchmark of spine-dbt at FINRA scale; prints a table and writes bench/results.json.
 
-    python bench/backfill.py [--work DIR] [--runs N] [--weeks 156]
+    python bench/backfill.py [--work DIR] [--runs 3] [--full-runs 3] [--weeks 156]
 
 Measures, on this machine, in one run:
   1. the full backfill of N weeks x 3 tiers of realistic files (wall time, rows/s, peak RSS);
@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/spine-bench"))
     parser.add_argument("--weeks", type=int, default=156)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--full-runs", type=int, default=1)
+    parser.add_argument("--full-runs", type=int, default=3)
     args = parser.parse_args()
     work: Path = args.work
     work.mkdir(parents=True, exist_ok=True)
