@@ -97,11 +97,14 @@ RUN_SELECTION_VARS = frozenset({"run_id", "start", "end", "tiers"})
 def _partial_parse_across_runs() -> Any:
     """While dbt checks whether its saved parse is still valid, hide the run-selection vars."""
     try:
-        from dbt.parser.manifest import ManifestLoader
-    except ImportError:  # another dbt-core layout: dbt simply parses in full
+        from dbt.parser import manifest
+    except ImportError:
+        manifest = None
+    loader_class = getattr(manifest, "ManifestLoader", None)
+    original = getattr(loader_class, "build_manifest_state_check", None)
+    if loader_class is None or original is None:  # another dbt-core: dbt parses in full
         yield
         return
-    original = ManifestLoader.build_manifest_state_check
 
     def state_check(loader: Any) -> Any:
         config = loader.root_project
@@ -112,11 +115,11 @@ def _partial_parse_across_runs() -> Any:
         finally:
             config.cli_vars = cli_vars
 
-    ManifestLoader.build_manifest_state_check = state_check
+    loader_class.build_manifest_state_check = state_check
     try:
         yield
     finally:
-        ManifestLoader.build_manifest_state_check = original
+        loader_class.build_manifest_state_check = original
 
 
 def _release_duckdb() -> None:
