@@ -235,10 +235,9 @@ def _hand_over(
             # DuckDB's rowid numbers a table's rows in insertion order when nothing was
             # deleted, which holds for these append-only tables.
             new_rows = f"select * from raw.{table} where rowid >= {int(copied[table])}"
-            if not con.execute(f"select count(*) from ({new_rows})").fetchall()[0][0]:
-                continue
             path = landing / f"{table}.parquet"
-            con.execute(f"copy ({new_rows}) to '{path}' (format parquet)")
+            if not con.execute(f"copy ({new_rows}) to '{path}' (format parquet)").fetchall()[0][0]:
+                continue  # COPY returns the rows written: nothing new in this table
             target_columns = spark.table(f"raw.{table}").columns  # partition column last
             spark.read.parquet(str(path)).select(*target_columns).write.insertInto(f"raw.{table}")
     finally:

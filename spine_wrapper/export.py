@@ -87,6 +87,6 @@ def export(
         for table in PUBLIC_TABLES:
             relation = read(table, where)
             path = out / f"{table}.{fmt}"
-            con.execute(f"copy (select * from {relation}) to '{path}' ({options})").fetchall()
-            written[table] = con.execute(f"select count(*) from {relation}").fetchall()[0][0]
+            copy = f"copy (select * from {relation}) to '{path}' ({options})"
+            written[table] = con.execute(copy).fetchall()[0][0]  # COPY returns the rows written
     return written

@@ -103,9 +103,7 @@ class WeekReport:
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    cursor = con.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return ledger.rows_as_dicts(con.execute(sql, params))
 
 
 def _venues(con: duckdb.DuckDBPyConnection, week: date, tier: str) -> list[Venue]:
@@ -179,14 +177,9 @@ def _tier_week(
         ).fetchall()
     ]
     risers, fallers = _movers(con, week, tier, movers, min_volume)
-    rejects_by_code = [
-        (str(code), int(count))
-        for code, count in con.execute(
-            "select reason_code, count(*) from main.finra_otc_transparency_rejects"
-            " where capture_id = ? group by reason_code order by count(*) desc, reason_code",
-            [capture_id],
-        ).fetchall()
-    ]
+    rejects_by_code = sorted(
+        ledger.rejects_by_code(con, [capture_id]).items(), key=lambda item: (-item[1], item[0])
+    )
     samples = [
         (Path(str(source)).name, int(line), str(codes), str(raw))
         for source, line, codes, raw in con.execute(

@@ -245,6 +245,12 @@ def completeness(
     return cells
 
 
+def rows_as_dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
+    """The rows of an executed query, each as a dict keyed by column name."""
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 def captures_of_week(
     con: duckdb.DuckDBPyConnection, week: date, tiers: list[str]
 ) -> list[dict[str, object]]:
@@ -259,8 +265,7 @@ def captures_of_week(
         """,
         [week, tiers],
     )
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return rows_as_dicts(cursor)
 
 
 def test_results(con: duckdb.DuckDBPyConnection, run_id: str | None) -> list[dict[str, object]]:
@@ -284,8 +289,7 @@ def test_results(con: duckdb.DuckDBPyConnection, run_id: str | None) -> list[dic
         """,
         [run_id],
     )
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return rows_as_dicts(cursor)
 
 
 def rejects_by_code(con: duckdb.DuckDBPyConnection, capture_ids: list[str]) -> dict[str, int]:

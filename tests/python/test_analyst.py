@@ -335,19 +335,15 @@ def test_report_week_must_be_a_friday(real_db: Path, tmp_path: Path) -> None:
     assert "2025-12-19" in result.output and "2025-12-26" in result.output
 
 
+def _otc_report(db: Path, week: str, out: Path) -> Result:
+    return _invoke(
+        report_command, "--week", week, "--tier", "OTC", "--db", str(db), "--out", str(out)
+    )
+
+
 def test_report_of_an_unpublished_week_writes_nothing(real_db: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.html"
-    result = _invoke(
-        report_command,
-        "--week",
-        "2025-12-05",
-        "--tier",
-        "OTC",
-        "--db",
-        str(real_db),
-        "--out",
-        str(out),
-    )
+    result = _otc_report(real_db, "2025-12-05", out)
     assert result.exit_code == 1
     assert "no published capture of 2025-12-05" in result.output and not out.exists()
 
@@ -355,17 +351,7 @@ def test_report_of_an_unpublished_week_writes_nothing(real_db: Path, tmp_path: P
 @pytest.fixture(scope="module")
 def report_path(real_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report") / "report.html"
-    result = _invoke(
-        report_command,
-        "--week",
-        REAL_WEEK,
-        "--tier",
-        "OTC",
-        "--db",
-        str(real_db),
-        "--out",
-        str(out),
-    )
+    result = _otc_report(real_db, REAL_WEEK, out)
     assert result.exit_code == 0, result.output
     assert "OTC: top venue OTCN 79.84 % (market_share_pct 0.798351)" in result.output
     return out
