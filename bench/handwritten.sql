@@ -35,13 +35,18 @@ with typed as (
         upper(trim(fields[5])) as mpid,
         case when regexp_full_match(trim(fields[6]), '-?[0-9]{1,18}') then cast(trim(fields[6]) as bigint) end as shares,
         case when regexp_full_match(trim(fields[7]), '-?[0-9]{1,18}') then cast(trim(fields[7]) as bigint) end as trades,
-        try_cast(trim(fields[8]) as date) as last_update_date
+        try_cast(trim(fields[8]) as date) as last_update_date,
+        -- the file's initial publication: its earliest lastUpdateDate (revised rows are later)
+        min(try_cast(trim(fields[8]) as date)) over (partition by filename) as published_date
     from raw_rows
 ),
 coded as (
     select
         *,
-        last_update_date - (((dayofweek(last_update_date) + 2) % 7 + 6) % 7 + 1)::integer as week_ending,
+        -- DOMAIN.md §1.3: the last Friday strictly before the publication, minus the tier's
+        -- publication delay (NMS Tier 1: 2 weeks, the other tiers: 4)
+        published_date - (((dayofweek(published_date) + 2) % 7 + 6) % 7 + 1)::integer
+            - case when replace(tier_text, ' ', '') = 'NMSTIER1' then 14 else 28 end as week_ending,
         case
             when field_count <> 8 then 'MALFORMED_ROW'
             when shares is null then 'INVALID_SHARES'

@@ -4,7 +4,8 @@
       to 20 failing rows as JSON for tests that warned or failed), for `spine-dbt quality`;
     - gives every capture of the build that is still `loaded` (its publication gate did not
       run) a `failed` event naming the nodes that failed, so it is never mistaken for pending
-      work. Other commands leave statuses alone.
+      work; when nothing failed, the captures the gate left unpublished because they have no
+      accepted row get a `failed` event saying so. Other commands leave statuses alone.
 #}
 {% macro record_build_outcome(results) %}
     {%- if not execute or flags.WHICH not in ['build', 'test'] -%}
@@ -30,8 +31,19 @@
         {%- endset -%}
         {%- do statements.append(insert_results) -%}
     {%- endif -%}
-    {%- if failed_nodes and flags.WHICH == 'build' -%}
-        {%- set detail = 'failed: ' ~ (failed_nodes | sort | join(', ')) -%}
+    {#- the row counts the publication gate reads (looked up in the graph: a ref() in a hook
+        would make it a dependency of every node) -#}
+    {%- set counted = namespace(relation=none) -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name == 'int_capture_rows_counted' -%}
+        {%- set counted.relation = adapter.get_relation(node.database, node.schema, node.alias) -%}
+    {%- endfor -%}
+    {%- set gate_ran = counted.relation is not none -%}
+    {%- if flags.WHICH == 'build' and (failed_nodes or gate_ran) -%}
+        {%- if failed_nodes -%}
+            {%- set detail = 'failed: ' ~ (failed_nodes | sort | join(', ')) -%}
+        {%- else -%}
+            {%- set detail = 'no accepted row: every data line is a reject or a FINRA total (see finra_otc_transparency_rejects)' -%}
+        {%- endif -%}
         {%- set events = source('finra', 'capture_events') -%}
         {%- set mark_failed -%}
             insert into {{ events }} (capture_id, run_id, status, event_at, detail)
@@ -43,6 +55,12 @@
                     select capture_id from ({{ current_capture_events_sql(events) }}) as current_events
                     where status = 'loaded'
                 )
+                {%- if not failed_nodes %}
+                and capture_id in (
+                    select capture_id from {{ counted.relation }}
+                    where {{ captures_in_build() }} and rows_accepted = 0
+                )
+                {%- endif %}
         {%- endset -%}
         {%- do statements.append(mark_failed) -%}
     {%- endif -%}

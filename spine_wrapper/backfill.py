@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import dbt, ledger
 from .discover import SourceFile, discover
+from .formats import PUBLICATION_DELAY
 from .load import (
     Capture,
     capture_id_for,
@@ -48,6 +49,7 @@ class Partition:
     status: str | None = None
     rows_read: int | None = None
     rows_accepted: int | None = None
+    rows_finra_totals: int | None = None
     rows_rejected: int | None = None
     file_sha256: str | None = None
 
@@ -83,6 +85,7 @@ def plan(
     source_dir: Path,
     calc_versions: dict[str, str],
     force: bool = False,
+    week_rule: str = PUBLICATION_DELAY,
 ) -> tuple[list[Partition], list[SourceFile]]:
     """Decide per (week, tier) what a backfill would do. Writes nothing.
 
@@ -102,7 +105,12 @@ def plan(
         known = fingerprints.get(str(path))
         return known[2] if known is not None and known[:2] == file_stamp(path) else None
 
-    files = discover(source_dir, already_verified=lambda path: known_digest(path) is not None)
+    files = discover(
+        source_dir,
+        already_verified=lambda path: known_digest(path) is not None,
+        week_rule=week_rule,
+        warehouse=db_path if current_target().name == "duckdb" else None,
+    )
     by_partition: dict[tuple[date, str], list[SourceFile]] = {}
     skipped: list[SourceFile] = []
     for found in files:
@@ -128,7 +136,21 @@ def plan(
             if partition.action in TO_LOAD:
                 reloading[tier].append(week)
             partitions.append(partition)
+    _blame_unplaced_files(partitions, skipped)
     return partitions, skipped
+
+
+def _blame_unplaced_files(partitions: list[Partition], skipped: list[SourceFile]) -> None:
+    """A partition with no file, where a skipped file's week could be read but not its tier,
+    is a `file error` naming that file rather than a `missing file`: the file is probably its
+    own, and needs fixing rather than downloading."""
+    for found in skipped:
+        if found.week_ending is None or found.tier is not None:
+            continue
+        for p in partitions:
+            if p.week_ending == found.week_ending and p.action == MISSING:
+                p.action = FILE_ERROR
+                p.detail = f"{found.path} {found.error} (its week is this one, its tier unknown)"
 
 
 def _decide(
@@ -257,7 +279,10 @@ def collect(db_path: Path, result: BackfillResult) -> None:
     for p in partitions:
         row = rows.get(p.capture_id or "")
         if row and p.action in TO_LOAD:
-            _, p.status, p.rows_read, p.rows_accepted, p.rows_rejected, detail = row
+            _, p.status, p.rows_read, p.rows_accepted, p.rows_finra_totals, p.rows_rejected = row[
+                :6
+            ]
+            detail = row[6]
             if p.status == "failed":
                 p.detail = detail or ""
 
@@ -273,6 +298,7 @@ def backfill(
     retry_failed: bool = False,
     progress: Progress | None = None,
     chunk_weeks: int = CHUNK_WEEKS,
+    week_rule: str = PUBLICATION_DELAY,
 ) -> BackfillResult:
     """Plan, load the partitions that need it under one run, build them, report the outcome.
 
@@ -284,7 +310,9 @@ def backfill(
     say = progress.stage if progress else (lambda message: None)
     cleaned = clean_orphans(db_path)
     say(f"planning {start}..{end} {', '.join(tiers)} from {source_dir}")
-    partitions, skipped = plan(db_path, start, end, tiers, source_dir, calc_versions, force)
+    partitions, skipped = plan(
+        db_path, start, end, tiers, source_dir, calc_versions, force, week_rule
+    )
     if retry_failed:
         for p in partitions:
             if p.action in TO_LOAD and p.action != FAILED_EARLIER:

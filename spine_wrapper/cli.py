@@ -18,7 +18,7 @@ from . import ledger, options, report
 from .cli_analyst import docs_command, report_command
 from .export import FORMATS, PUBLIC_TABLES
 from .export import export as export_tables
-from .generate import generate
+from .generate import LAYOUTS, generate
 from .paths import PROJECT_DIR
 from .progress import Progress
 from .warehouse import WarehouseBusy, connect, current_target, exists, locked
@@ -92,6 +92,7 @@ def _echo_json(payload: object) -> None:
 @main.command(context_settings=CONTEXT)
 @_range_options
 @options.source_dir_option
+@options.week_rule_option
 @options.db_option
 @options.target_options
 @options.calc_version_option
@@ -125,6 +126,7 @@ def backfill(
     max_weeks: int,
     yes: bool,
     source_dir: Path,
+    week_rule: str,
     db: Path | None,
     calc_values: tuple[str, ...],
     force: bool,
@@ -151,7 +153,9 @@ def backfill(
     calc_versions = options.parse_calc_versions(calc_values)
     db_path = options.database(db)
     if dry_run:
-        _show_plan(db_path, first, last, tiers, source_dir, calc_versions, force, as_json=False)
+        _show_plan(
+            db_path, first, last, tiers, (source_dir, week_rule), calc_versions, force, False
+        )
         return
     started = time.monotonic()
     try:
@@ -165,6 +169,7 @@ def backfill(
                 calc_versions,
                 force,
                 retry_failed,
+                week_rule=week_rule,
                 progress=Progress() if progress else None,
                 chunk_weeks=chunk_weeks,
             )
@@ -182,13 +187,14 @@ def _show_plan(
     first: date,
     last: date,
     tiers: list[str],
-    source_dir: Path,
+    sources: tuple[Path, str],
     calc_versions: dict[str, str],
     force: bool,
     as_json: bool,
 ) -> None:
+    source_dir, week_rule = sources
     partitions, skipped = backfill_lib.plan(
-        db_path, first, last, tiers, source_dir, calc_versions, force
+        db_path, first, last, tiers, source_dir, calc_versions, force, week_rule
     )
     rows = [
         {
@@ -216,6 +222,7 @@ def _show_plan(
 @main.command(context_settings=CONTEXT)
 @_range_options
 @options.source_dir_option
+@options.week_rule_option
 @options.db_option
 @options.target_options
 @options.calc_version_option
@@ -229,6 +236,7 @@ def plan(
     max_weeks: int,
     yes: bool,
     source_dir: Path,
+    week_rule: str,
     db: Path | None,
     calc_values: tuple[str, ...],
     force: bool,
@@ -246,12 +254,14 @@ def plan(
     """
     first, last, tiers = _parse_common(start, end, weeks_back, tier_values, max_weeks, yes)
     calc_versions = options.parse_calc_versions(calc_values)
-    _show_plan(options.database(db), first, last, tiers, source_dir, calc_versions, force, as_json)
+    sources = (source_dir, week_rule)
+    _show_plan(options.database(db), first, last, tiers, sources, calc_versions, force, as_json)
 
 
 @main.command(context_settings=CONTEXT)
 @_range_options
 @options.source_dir_option
+@options.week_rule_option
 @options.db_option
 @options.target_options
 @options.calc_version_option
@@ -265,6 +275,7 @@ def load(
     max_weeks: int,
     yes: bool,
     source_dir: Path,
+    week_rule: str,
     db: Path | None,
     calc_values: tuple[str, ...],
     force: bool,
@@ -286,7 +297,7 @@ def load(
     try:
         with locked(db_path, wait=wait):
             partitions, _ = backfill_lib.plan(
-                db_path, first, last, tiers, source_dir, calc_versions, force
+                db_path, first, last, tiers, source_dir, calc_versions, force, week_rule
             )
             run_id = backfill_lib.load(db_path, partitions, calc_versions)
     except WarehouseBusy as exc:
@@ -390,13 +401,24 @@ def captures(week: str, tier_values: tuple[str, ...], db: Path | None, as_json: 
         return
     click.echo(
         report.table(
-            ["capture", "status", "read", "accepted", "rejected", "captured_at", "sha256", "file"],
+            [
+                "capture",
+                "status",
+                "read",
+                "accepted",
+                "totals",
+                "rejected",
+                "captured_at",
+                "sha256",
+                "file",
+            ],
             [
                 [
                     r["capture_id"],
                     r["status"],
                     r["rows_read"],
                     r["rows_accepted"],
+                    r["rows_finra_totals"] or None,
                     r["rows_rejected"],
                     r["captured_at"],
                     str(r["file_sha256"])[:12],
@@ -621,17 +643,37 @@ def export(
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--scale", type=click.Choice(["small", "realistic"]), default="small")
 @click.option("--seed", type=int, default=7, show_default=True)
+@click.option(
+    "--layout",
+    type=click.Choice(list(LAYOUTS)),
+    default="legacy",
+    show_default=True,
+    help="legacy: FINRA's pipe-delimited export (.psv); api: the API's text export (quoted"
+    " CSV, .csv); json: the API's JSON output (.json). api and json add FINRA's symbol totals.",
+)
 def generate_files(
-    weeks: int, tier_values: tuple[str, ...], end: str, out: Path, scale: str, seed: int
+    weeks: int,
+    tier_values: tuple[str, ...],
+    end: str,
+    out: Path,
+    scale: str,
+    seed: int,
+    layout: str,
 ) -> None:
     """Write deterministic FINRA-format weekly files (for demos and benchmarks).
+
+    One file per week and tier, dated as FINRA publishes it (the Monday after the week plus
+    the tier's delay, or the next business day after a holiday) and named
+    finra_otc_weekly_<tier>_<YYYYMMDD of that date>.<psv|csv|json>.
 
     \b
     Example:
       spine-dbt generate --weeks 156 --tier all --scale realistic --out /tmp/finra
+      spine-dbt generate --weeks 6 --tier OTC --layout api --out /tmp/finra-api
     """
     last = options.parse_friday(end, "--end")
-    written = generate(out, weeks, options.parse_tiers(tier_values), last, scale=scale, seed=seed)
+    tiers = options.parse_tiers(tier_values)
+    written = generate(out, weeks, tiers, last, scale=scale, seed=seed, layout=layout)
     click.echo(f"wrote {len(written)} files to {out}")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import hashlib
-import re
+import json
 import zlib
 from collections import Counter
 from collections.abc import Callable
@@ -14,42 +14,14 @@ from datetime import date
 from pathlib import Path
 from typing import IO
 
-from .tiers import canonical_tier
-from .weeks import is_friday, week_ending_from_last_update
+from . import formats
+from .formats import PUBLICATION_DELAY
+from .tiers import canonical_tier, publication_delay_weeks
 
-# Canonical raw field -> header name as documented (DOMAIN §1.1); matched case-insensitively.
-LAYOUT_HEADERS: dict[str, dict[str, str]] = {
-    "finra": {
-        "tier": "tierDescription",
-        "symbol": "issueSymbolIdentifier",
-        "issue_name": "issueName",
-        "venue_name": "marketParticipantName",
-        "mpid": "MPID",
-        "shares": "totalWeeklyShareQuantity",
-        "trades": "totalWeeklyTradeCount",
-        "last_update_date": "lastUpdateDate",
-    },
-    "simplified": {
-        "week_ending": "WeekEnding",
-        "tier": "Tier",
-        "symbol": "Symbol",
-        "mpid": "MPID",
-        "shares": "TotalShares",
-        "trades": "TotalTrades",
-    },
-}
-# Canonical raw field -> header name (lower case), per layout.
-LAYOUTS: dict[str, dict[str, str]] = {
-    layout: {raw: name.lower() for raw, name in names.items()}
-    for layout, names in LAYOUT_HEADERS.items()
-}
-KNOWN_COLUMNS = {name for names in LAYOUTS.values() for name in names.values()}
 SNIFF_BYTES = 1 << 16
 SNIFF_ROWS = 50
 GZIP_MAGIC = b"\x1f\x8b"
 UTF16_BOMS = {b"\xff\xfe": "UTF-16 LE", b"\xfe\xff": "UTF-16 BE"}
-ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-OTHER_DELIMITERS = {",": "commas", "\t": "tabs", ";": "semicolons"}
 
 
 class _Unreadable(Exception):
@@ -61,10 +33,13 @@ class SourceFile:
     """One candidate file and what its header and first data rows say about it."""
 
     path: Path
-    layout: str | None = None
+    layout: str | None = None  # finra (API or legacy export), finra_json, simplified
     tier: str | None = None
     week_ending: date | None = None
-    columns: dict[str, int] = field(default_factory=dict)  # raw field -> 1-based position
+    week_source: str | None = None  # DOMAIN.md §1.3: how week_ending was found
+    file_format: str = "text"  # text (delimited) or json
+    delimiter: str | None = None
+    header: formats.Header | None = None
     field_count: int = 0
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -181,55 +156,21 @@ def _decode_head(path: Path) -> tuple[str, bool, str | None]:
 def _split_lines(text: str, truncated: bool) -> tuple[list[str], str | None]:
     """Physical lines of the head (a last line cut by SNIFF_BYTES dropped), CR stripped."""
     if "\n" not in text and "\r" in text.strip("\r"):
-        error = "has CR-only line endings (classic Mac); save it with LF or CRLF line endings"
-        lines = text.split("\r")
-    else:
-        error = None
-        lines = [line.removesuffix("\r") for line in text.split("\n")]
+        return text.split("\r"), (
+            "has CR-only line endings (classic Mac); save it with LF or CRLF line endings"
+        )
+    lines = formats.physical_lines(text)
     if truncated and len(lines) > 1:
         lines = lines[:-1]
-    return lines, error
+    return lines, None
 
 
-def _unquote(value: str) -> str:
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1].strip()
-    return value
-
-
-def _parse_iso(value: str) -> date | None:
-    """YYYY-MM-DD only, as the dbt models read it (date.fromisoformat also takes 20251215)."""
-    if not ISO_DATE.fullmatch(value):
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
-
-
-def _other_delimiter(line: str, header: bool = False) -> str | None:
-    """How `line` is separated when it has no `|` but commas, tabs or semicolons, else None.
-
-    For a header, only when splitting on that delimiter finds FINRA column names (a line of
-    prose with a comma is not a comma-separated header).
-    """
-    if "|" in line:
-        return None
-    counts = {sep: line.count(sep) for sep in OTHER_DELIMITERS}
-    sep = max(counts, key=lambda key: counts[key])
-    if not counts[sep]:
-        return None
-    if header and not {_unquote(name).lower() for name in line.split(sep)} & KNOWN_COLUMNS:
-        return None
-    return f"{OTHER_DELIMITERS[sep]} ({sep!r})"
-
-
-def identify(path: Path, whole_file: bool = True) -> SourceFile:
+def identify(path: Path, whole_file: bool = True, week_rule: str = PUBLICATION_DELAY) -> SourceFile:
     """Read the header and the first data rows of `path` and identify its layout, week, tier.
 
     `error` is set for anything that stops the file from loading; the week and tier are still
     identified where possible, so that the error is reported against that partition.
+    `week_rule` is how a file without a week column is placed (DOMAIN.md §1.3).
     """
     found = SourceFile(path=path)
     try:
@@ -237,8 +178,12 @@ def identify(path: Path, whole_file: bool = True) -> SourceFile:
     except _Unreadable as exc:
         found.error = str(exc)
         return found
-    lines, line_error = _split_lines(text, truncated=more)
-    content_error = _identify_content(found, lines)
+    if text.lstrip()[:1] in ("[", "{"):
+        found.file_format = "json"
+        line_error, content_error = None, _identify_json(found, text, more, week_rule)
+    else:
+        lines, line_error = _split_lines(text, truncated=more)
+        content_error = _identify_text(found, lines, week_rule)
     if whole_file and more and found.layout and not (encoding_error or line_error or content_error):
         try:  # only for FINRA files: a big file of anything else is not read to its end
             stat = path.stat()
@@ -251,111 +196,193 @@ def identify(path: Path, whole_file: bool = True) -> SourceFile:
     return found
 
 
-def _identify_content(found: SourceFile, lines: list[str]) -> str | None:
-    """Layout from the header, then week and tier from the data rows; the error, if any."""
+def _identify_text(found: SourceFile, lines: list[str], week_rule: str) -> str | None:
+    """Delimiter and layout from the header, then week and tier from the data rows."""
     if not any(line.strip() for line in lines):
         return "is empty (no header line)"
     if not lines[0].strip():
         return "has a blank line 1: the header must be the first line"
-    delimiter = _other_delimiter(lines[0], header=True)
-    if delimiter:
-        return f"is not pipe-delimited: its header (line 1) is separated by {delimiter}"
-    header = [_unquote(name).lower() for name in lines[0].split("|")]
-    found.field_count = len(header)
-    layout = "finra" if "lastupdatedate" in header or "tierdescription" in header else None
-    if layout is None and ("weekending" in header or "totalshares" in header):
-        layout = "simplified"
-    if layout is None:
-        return f"has no FINRA header (line 1 is {lines[0][:80]!r})"
-    found.layout = layout
-    wanted = LAYOUTS[layout]
-    missing = [LAYOUT_HEADERS[layout][raw] for raw, name in wanted.items() if name not in header]
-    repeated = sorted(
-        {name for name in header if name in wanted.values() and header.count(name) > 1}
-    )
-    extra = [name for name in header if name not in wanted.values()]
-    if extra:
-        found.warnings.append(f"ignores extra columns: {', '.join(extra)}")
-    found.columns = {raw: header.index(name) + 1 for raw, name in wanted.items() if name in header}
-    data_error = _identify_partition(found, lines[1:])
-    if missing:
+    delimiter, other = formats.sniff_delimiter(lines[0])
+    if other:
         return (
-            f"lacks required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
-            f" (the {layout} layout is {'|'.join(LAYOUT_HEADERS[layout].values())})"
+            f"is separated by {other}: FINRA files are delimited by pipes, commas, tabs or"
+            " control-A"
         )
-    if repeated:
-        return f"repeats column {', '.join(repeated)} in its header (which one is meant?)"
-    return data_error
+    if delimiter is None:
+        return f"has no FINRA header (line 1 is {lines[0][:80]!r})"
+    found.delimiter = delimiter
+    header = formats.parse_header(formats.parse_line(lines[0], delimiter))
+    header_error = _take_header(found, header, week_rule)
+    if found.layout is None:
+        return header_error
+    records = []
+    for record in formats.text_records(lines[: SNIFF_ROWS * 2 + 1], header, delimiter):
+        records.append(record)
+        if len(records) == SNIFF_ROWS:
+            break
+    if not records:
+        return header_error or "has no data rows (header only)"
+    data_error = _identify_partition(found, records)
+    if data_error and not any(r.field_count == header.field_count for r in records):
+        data_error = (
+            f"has no data row with the header's {header.field_count} fields (separated by"
+            f" {formats.DELIMITERS[delimiter]}) in its first {len(records)} rows"
+            + _rows_delimiter_hint(records[0].raw_line, header.field_count)
+        )
+    return header_error or data_error
 
 
-def _identify_partition(found: SourceFile, data_lines: list[str]) -> str | None:
+def _rows_delimiter_hint(line: str, field_count: int) -> str:
+    """When the header's field count is found by another delimiter: say which one."""
+    for other, name in (*formats.DELIMITERS.items(), *formats.OTHER_DELIMITERS.items()):
+        if len(formats.parse_line(line, other)) == field_count:
+            return f" (its rows are separated by {name} ({other!r}))"
+    return ""
+
+
+def _identify_json(found: SourceFile, text: str, more: bool, week_rule: str) -> str | None:
+    """FINRA's JSON output: an array of objects whose keys are the API's field names."""
+    hint = (
+        "; FINRA's JSON output is an array of objects with the fields of the weeklySummary"
+        " dataset (weekStartDate, tierIdentifier, issueSymbolIdentifier, MPID,"
+        " totalWeeklyShareQuantity, ...)"
+    )
+    records = []
+    header = None
+    try:
+        for line_number, source, value in formats.json_objects(text):
+            if header is None:
+                header = formats.json_header(value)
+                if header.layout is None:
+                    return (
+                        f"is JSON but not a FINRA export (its first record's keys are"
+                        f" {', '.join(header.names[:6])}){hint}"
+                    )
+                found.field_count = header.field_count
+            records.append(formats.json_record(line_number, source, value, header))
+            if len(records) == SNIFF_ROWS:
+                break
+    except formats.NotFinraJson as exc:
+        return f"{exc}, not a FINRA export{hint}"
+    except json.JSONDecodeError as exc:
+        if not (more and records):  # a record cut by SNIFF_BYTES is read in full at load
+            return f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+    if header is None:
+        return "has no data rows (an empty JSON array)"
+    header_error = _take_header(found, header, week_rule)
+    found.layout = "finra_json"
+    return header_error or _identify_partition(found, records)
+
+
+def _take_header(found: SourceFile, header: formats.Header, week_rule: str) -> str | None:
+    """Record the header's layout, columns and week source; the header's error, if any."""
+    found.header = header
+    found.field_count = header.field_count
+    if header.layout is None:
+        return (
+            f"has no FINRA header (line 1 is {formats.DELIMITERS.get(found.delimiter or '|', '')}"
+            f" separated names {', '.join(header.names[:6])})"
+        )
+    found.layout = header.layout
+    found.week_source = formats.week_source(header, week_rule)
+    if header.extra:
+        found.warnings.append(f"ignores extra columns: {', '.join(header.extra)}")
+    missing = header.missing()
+    if missing:
+        hints = "".join(header.alias_hint(name) for name in missing)
+        layout = (
+            formats.SIMPLIFIED_LAYOUT
+            if header.layout == "simplified"
+            else (formats.LEGACY_LAYOUT + " or the API fields")
+        )
+        return (
+            f"lacks required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}{hints}"
+            f" (the {header.layout} layout is {layout})"
+        )
+    if header.repeated:
+        return f"repeats column {', '.join(header.repeated)} in its header (which one is meant?)"
+    return None
+
+
+def _identify_partition(found: SourceFile, records: list[formats.Record]) -> str | None:
     """Take tier and week by majority over the first rows that carry a valid value for each.
 
     A majority (ties: the earliest) rather than the first row, so a file whose first row is
     itself bad (another tier, another week) is still identified as what its rows are; that
-    row is then rejected as TIER_MISMATCH / INVALID_WEEK_ENDING. Returns why identification
-    failed, for the user, or None.
+    row is then rejected (TIER_MISMATCH, INVALID_WEEK_START, ...). A week found from the
+    publication date is the file's: its earliest initialPublishedDate (else lastUpdateDate)
+    minus the tier's delay. Returns why identification failed, for the user, or None.
     """
-    rows = [line for line in data_lines if line.strip()][:SNIFF_ROWS]
-    if not rows:
-        return "has no data rows (header only)"
     tiers: Counter[str] = Counter()
     weeks: Counter[date] = Counter()
-    fitting = 0
-    for line in rows:
-        fields = [_unquote(value) for value in line.split("|")]
-        if len(fields) != found.field_count:
-            continue
-        fitting += 1
-        if "tier" in found.columns:
-            tier = canonical_tier(fields[found.columns["tier"] - 1])
-            if tier is not None:
-                tiers[tier] += 1
-        week = _row_week(found, fields)
+    published: list[date] = []
+    fitting = [r for r in records if r.field_count == found.field_count]
+    tier_at = formats.RAW_FIELDS.index("tier")
+    pub_at = formats.RAW_FIELDS.index(
+        formats.publication_field(found.header) if found.header else "last_update_date"
+    )
+    for record in fitting:
+        tier = canonical_tier(record.values[tier_at])
+        if tier is not None:
+            tiers[tier] += 1
+        week = formats.row_week(record.values, found.week_source or "")
         if week is not None:
             weeks[week] += 1
+        day = formats.parse_iso(record.values[pub_at])
+        if day is not None:
+            published.append(day)
     # Counter.most_common keeps first-seen order among equal counts.
     found.tier = tiers.most_common(1)[0][0] if tiers else None
-    found.week_ending = weeks.most_common(1)[0][0] if weeks else None
+    if found.week_source == PUBLICATION_DELAY:
+        if published and found.tier is not None:
+            delay = publication_delay_weeks()[found.tier]
+            found.week_ending = formats.publication_week(min(published), delay)
+    else:
+        found.week_ending = weeks.most_common(1)[0][0] if weeks else None
     if not fitting:
-        delimiter = _other_delimiter(rows[0])
-        return (
-            f"has no data row with the header's {found.field_count} '|'-separated fields in its"
-            f" first {len(rows)} rows"
-            + (f" (its rows are not pipe-delimited: separated by {delimiter})" if delimiter else "")
-        )
+        return "has no data row with the header's field count in its first rows"
     if found.tier is None:
-        return f"has no row with a known tier in its first {len(rows)} rows"
+        return f"has no row with a known tier in its first {len(fitting)} rows"
     if found.week_ending is None:
-        what = "Friday WeekEnding" if found.layout == "simplified" else "ISO lastUpdateDate"
-        return f"has no row with a valid {what} in its first {len(rows)} rows"
-    return None
-
-
-def _row_week(found: SourceFile, fields: list[str]) -> date | None:
-    if "week_ending" in found.columns:
-        day = _parse_iso(fields[found.columns["week_ending"] - 1])
-        return day if day is not None and is_friday(day) else None
-    if "last_update_date" in found.columns:
-        day = _parse_iso(fields[found.columns["last_update_date"] - 1])
-        return week_ending_from_last_update(day) if day is not None else None
+        what = {
+            formats.WEEK_START_DATE: "Monday weekStartDate",
+            formats.WEEK_ENDING_COLUMN: "Friday WeekEnding",
+        }.get(found.week_source or "", "ISO publication date (lastUpdateDate)")
+        return f"has no row with a valid {what} in its first {len(fitting)} rows"
     return None
 
 
 def discover(
-    source_dir: Path, already_verified: Callable[[Path], bool] | None = None
+    source_dir: Path,
+    already_verified: Callable[[Path], bool] | None = None,
+    week_rule: str = PUBLICATION_DELAY,
+    warehouse: Path | None = None,
 ) -> list[SourceFile]:
     """Every regular, non-hidden file under `source_dir` (recursive, sorted), identified.
 
     Files `already_verified` (unchanged since they loaded) are identified from their head only.
+    The warehouse's own files (`warehouse` and its `.wal`, `.lock`, ... beside it) are skipped.
     """
     source_dir = source_dir.resolve()
     paths = sorted(
         p
         for p in source_dir.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(source_dir).parts)
+        if p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(source_dir).parts)
+        and not _warehouse_file(p, warehouse)
     )
     return [
-        identify(path, whole_file=not (already_verified and already_verified(path)))
+        identify(
+            path,
+            whole_file=not (already_verified and already_verified(path)),
+            week_rule=week_rule,
+        )
         for path in paths
     ]
+
+
+def _warehouse_file(path: Path, warehouse: Path | None) -> bool:
+    """`path` is the DuckDB file or one of the files DuckDB and spine-dbt keep beside it."""
+    if warehouse is None:
+        return False
+    return path.parent == warehouse.parent and path.name.startswith(warehouse.name)

@@ -33,14 +33,16 @@ SPARK_RAW_DDL = (
         capture_id string, line_number int, raw_line string, field_count int,
         tier_raw string, week_ending_raw string, last_update_date_raw string, symbol_raw string,
         issue_name string, venue_name string, mpid_raw string, shares_raw string,
-        trades_raw string, capture_week_ending date
+        trades_raw string, capture_week_ending date, week_start_raw string,
+        initial_published_date_raw string, summary_type_raw string, firm_crd_raw string
     ) using parquet partitioned by (capture_id)
     """,
     """
     create table if not exists raw.captures (
         capture_id string, run_id string, week_ending date, tier string, source_file string,
         file_sha256 string, layout string, expected_field_count int, rows_read int,
-        calc_versions string, captured_at timestamp, file_size bigint, file_mtime_ns bigint
+        calc_versions string, captured_at timestamp, file_size bigint, file_mtime_ns bigint,
+        week_source string
     ) using parquet
     """,
     """

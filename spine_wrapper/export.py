@@ -22,6 +22,7 @@ PUBLIC_TABLES = (
     "finra_otc_transparency_symbol_rolling_6w_latest",
     "finra_otc_transparency_liquidity_score_latest",
     "finra_otc_transparency_research_snapshot_latest",
+    "finra_otc_transparency_reconciliation",
     "finra_otc_transparency_rejects",
     "finra_otc_transparency_captures",
 )

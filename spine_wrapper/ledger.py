@@ -92,12 +92,14 @@ def newest_status(
 
 
 def capture_rows(con: duckdb.DuckDBPyConnection, capture_ids: list[str]) -> list[tuple]:
-    """Status and row counts of captures: (id, status, read, accepted, rejected, detail)."""
+    """Status and row counts of captures: (id, status, read, accepted, FINRA totals, rejected,
+    detail)."""
     if not capture_ids or not relation_exists(con, "main", "finra_otc_transparency_captures"):
         return []  # the build failed before it made the captures view
     return con.execute(
         """
-        select capture_id, status, rows_read, rows_accepted, rows_rejected, status_detail
+        select capture_id, status, rows_read, rows_accepted, rows_finra_totals, rows_rejected,
+            status_detail
         from main.finra_otc_transparency_captures
         where list_contains(?, capture_id)
         """,
@@ -107,7 +109,7 @@ def capture_rows(con: duckdb.DuckDBPyConnection, capture_ids: list[str]) -> list
 
 # Public marts compared by `diff_captures`, with the columns that legitimately differ between
 # two captures of the same file (ids and timestamps) left out.
-CAPTURE_KEYED_MARTS = (
+MARTS_WITH_LATEST_VIEW = (
     "finra_otc_transparency_symbol_summary",
     "finra_otc_transparency_venue_share",
     "finra_otc_transparency_symbol_venue_share",
@@ -115,9 +117,12 @@ CAPTURE_KEYED_MARTS = (
     "finra_otc_transparency_symbol_rolling_6w",
     "finra_otc_transparency_liquidity_score",
     "finra_otc_transparency_research_snapshot",
+)
+CAPTURE_KEYED_MARTS = (
+    *MARTS_WITH_LATEST_VIEW,
+    "finra_otc_transparency_reconciliation",
     "finra_otc_transparency_rejects",
 )
-MARTS_WITH_LATEST_VIEW = CAPTURE_KEYED_MARTS[:-1]  # every one but the rejects
 VOLATILE_COLUMNS = {"capture_id", "captured_at", "run_id", "input_capture_ids", "source_file"}
 
 
@@ -257,8 +262,9 @@ def captures_of_week(
     """Every capture of a week (and tiers), newest first, as dicts."""
     cursor = con.execute(
         """
-        select capture_id, run_id, tier, status, status_at, rows_read, rows_accepted,
-               rows_rejected, source_file, file_sha256, calc_versions, captured_at, status_detail
+        select capture_id, run_id, tier, week_source, status, status_at, rows_read,
+               rows_accepted, rows_finra_totals, rows_rejected, source_file, file_sha256,
+               calc_versions, captured_at, status_detail
         from main.finra_otc_transparency_captures
         where week_ending = ? and list_contains(?, tier)
         order by captured_at desc, capture_id desc

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from . import calcs, tiers, warehouse, weeks
+from . import calcs, formats, tiers, warehouse, weeks
 from .paths import DEFAULT_DB, DEFAULT_SPARK_DIR, resolve_db
 
 db_option = click.option(
@@ -27,7 +27,18 @@ source_dir_option = click.option(
     show_envvar=True,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     required=True,
-    help="Folder scanned recursively for weekly PSV files (identified by content, not name).",
+    help="Folder scanned recursively for FINRA weekly files (identified by content, not name).",
+)
+week_rule_option = click.option(
+    "--week-rule",
+    envvar="SPINE_WEEK_RULE",
+    show_envvar=True,
+    type=click.Choice(formats.WEEK_RULES),
+    default=formats.WEEK_RULES[0],
+    show_default=True,
+    help="How files without a week column (the legacy export) are placed: the week FINRA"
+    " published them for (publication date minus the tier's delay), or previous-friday: the"
+    " Friday before lastUpdateDate, as warehouses built before that rule were.",
 )
 start_option = click.option("--start", help="First Friday of the range (YYYY-MM-DD).")
 end_option = click.option("--end", help="Last Friday of the range (YYYY-MM-DD), inclusive.")

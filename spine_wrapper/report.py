@@ -34,6 +34,7 @@ def backfill_summary(result: BackfillResult) -> str:
             p.capture_id,
             p.rows_read,
             p.rows_accepted,
+            p.rows_finra_totals or None,
             p.rows_rejected,
             _outcome(p),
             p.detail,
@@ -47,7 +48,18 @@ def backfill_summary(result: BackfillResult) -> str:
         if all(p.action == "up to date" for p in result.partitions)
         else "nothing loaded",
         table(
-            ["week", "tier", "plan", "capture", "read", "accepted", "rejected", "status", "detail"],
+            [
+                "week",
+                "tier",
+                "plan",
+                "capture",
+                "read",
+                "accepted",
+                "totals",
+                "rejected",
+                "status",
+                "detail",
+            ],
             rows,
         ),
     ]
@@ -135,6 +147,7 @@ def run_report(result: BackfillResult, timings: dict[str, float]) -> dict[str, o
                 "source_file": str(p.source.path) if p.source else None,
                 "rows_read": p.rows_read,
                 "rows_accepted": p.rows_accepted,
+                "rows_finra_totals": p.rows_finra_totals,
                 "rows_rejected": p.rows_rejected,
                 "detail": p.detail,
             }

@@ -23,6 +23,13 @@ def _aliases() -> dict[str, str]:
     return table
 
 
+@cache
+def publication_delay_weeks() -> dict[str, int]:
+    """Tier -> weeks FINRA publishes after the week (the publication_delays seed)."""
+    with (SEEDS_DIR / "publication_delays.csv").open(newline="", encoding="utf-8") as handle:
+        return {row["tier"]: int(row["delay_weeks"]) for row in csv.DictReader(handle)}
+
+
 def canonical_tier(text: str) -> str | None:
     """The canonical tier for a spelling, or None when it is not a known tier."""
     return _aliases().get(alias_key(text))

@@ -77,7 +77,11 @@ RAW_DDL = (
         mpid_raw varchar,
         shares_raw varchar,
         trades_raw varchar,
-        capture_week_ending date
+        capture_week_ending date,
+        week_start_raw varchar,
+        initial_published_date_raw varchar,
+        summary_type_raw varchar,
+        firm_crd_raw varchar
     )
     """,
     """
@@ -94,13 +98,25 @@ RAW_DDL = (
         calc_versions varchar not null,
         captured_at timestamp not null,
         file_size bigint,
-        file_mtime_ns bigint
+        file_mtime_ns bigint,
+        week_source varchar
     )
     """,
     # warehouses made before these columns existed
     "alter table raw.captures add column if not exists file_size bigint",
     "alter table raw.captures add column if not exists file_mtime_ns bigint",
     "alter table raw.finra_rows add column if not exists capture_week_ending date",
+    *(
+        f"alter table raw.finra_rows add column if not exists {column} varchar"
+        for column in (
+            "week_start_raw",
+            "initial_published_date_raw",
+            "summary_type_raw",
+            "firm_crd_raw",
+        )
+    ),
+    # null on captures loaded before it: they were placed by the previous-Friday rule
+    "alter table raw.captures add column if not exists week_source varchar",
     """
     create table if not exists raw.capture_events (
         capture_id varchar not null,

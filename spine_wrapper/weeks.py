@@ -27,13 +27,13 @@ def friday_after(day: date) -> date:
     return friday_on_or_before(day) + timedelta(days=7)
 
 
-def week_ending_from_last_update(last_update: date) -> date:
-    """DOMAIN §1.3: the last Friday strictly before lastUpdateDate.
-
-    Discovery needs this to identify a file's week; the dbt macro
-    `week_ending_from_last_update` applies the same rule to every row.
-    """
-    return friday_on_or_before(last_update - timedelta(days=1))
+def friday_before(day: date) -> date:
+    """The last Friday strictly before `day` (DOMAIN.md §1.3): the publication-delay rule
+    counts back from it, and the previous-Friday rule is it. The dbt macro
+    `week_ending_from_last_update` is its SQL twin, held to it by a test: a previous-Friday
+    capture whose rows the SQL placed in another week would accept none of them
+    (test_finra_layouts.test_week_rule_previous_friday_keeps_the_reference_mapping)."""
+    return friday_on_or_before(day - timedelta(days=1))
 
 
 def require_friday(day: date, what: str) -> date:

@@ -13,6 +13,7 @@ captures as (
         source_file,
         file_sha256,
         layout,
+        week_source,
         rows_read,
         calc_versions,
         captured_at,
@@ -26,6 +27,7 @@ row_counts as (
     select
         capture_id,
         rows_accepted,
+        rows_finra_totals,
         rows_rejected
     from {{ ref('int_capture_rows_counted') }}
 ),
@@ -39,8 +41,10 @@ final as (
         captures.source_file,
         captures.file_sha256,
         captures.layout,
+        captures.week_source,
         captures.rows_read,
         row_counts.rows_accepted,
+        row_counts.rows_finra_totals,
         row_counts.rows_rejected,
         captures.calc_versions,
         captures.captured_at,

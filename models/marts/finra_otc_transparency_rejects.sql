@@ -9,7 +9,7 @@ validated_rows as (
         reason_code,
         reason_codes
     from {{ ref('stg_finra__rows_validated') }}
-    where {{ captures_in_build(week_column='week_ending') }} and not is_accepted
+    where {{ captures_in_build(week_column='week_ending') }} and reason_code is not null
 ),
 
 raw_lines as (

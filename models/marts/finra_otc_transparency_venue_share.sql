@@ -6,6 +6,7 @@ venue_volumes as (
         week_ending,
         tier,
         symbol,
+        venue_type,
         mpid,
         venue_name,
         total_shares,
@@ -27,46 +28,53 @@ venues_aggregated as (
         capture_id,
         week_ending,
         tier,
+        venue_type,
         mpid,
         max(venue_name) as venue_name,
         cast(sum(total_shares) as bigint) as total_volume,
         cast(sum(total_trades) as bigint) as total_trades,
         count(*) as symbol_count  -- = count(distinct symbol), see int_symbol_weeks_summarized
     from venue_volumes
-    group by capture_id, week_ending, tier, mpid
+    group by capture_id, week_ending, tier, venue_type, mpid
 ),
 
-tier_totals as (
+venues_shared as (
     select
-        capture_id,
-        sum(total_volume) as tier_volume
+        *,
+        sum(total_volume) over (partition by capture_id) as tier_volume,
+        sum(total_volume) over (partition by capture_id, venue_type) as venue_type_volume
     from venues_aggregated
-    group by capture_id
 ),
 
 final as (
     select
-        venues_aggregated.capture_id,
+        venues_shared.capture_id,
         captures.captured_at,
-        venues_aggregated.week_ending,
-        venues_aggregated.tier,
-        venues_aggregated.mpid,
-        venues_aggregated.venue_name,
-        venues_aggregated.total_volume,
-        venues_aggregated.total_trades,
-        venues_aggregated.symbol_count,
+        venues_shared.week_ending,
+        venues_shared.tier,
+        venues_shared.venue_type,
+        venues_shared.mpid,
+        venues_shared.venue_name,
+        venues_shared.total_volume,
+        venues_shared.total_trades,
+        venues_shared.symbol_count,
         case
-            when tier_totals.tier_volume > 0
-                then cast(venues_aggregated.total_volume as double) / cast(tier_totals.tier_volume as double)
+            when venues_shared.tier_volume > 0
+                then cast(venues_shared.total_volume as double) / cast(venues_shared.tier_volume as double)
             else 0.0
         end as market_share_pct,
+        case
+            when venues_shared.venue_type is null then null
+            when venues_shared.venue_type_volume > 0
+                then cast(venues_shared.total_volume as double) / cast(venues_shared.venue_type_volume as double)
+            else 0.0
+        end as venue_type_share,
         row_number() over (
-            partition by venues_aggregated.capture_id
-            order by venues_aggregated.total_volume desc, venues_aggregated.mpid asc
+            partition by venues_shared.capture_id
+            order by venues_shared.total_volume desc, venues_shared.mpid asc, venues_shared.venue_type asc
         ) as rank
-    from venues_aggregated
-    inner join tier_totals on venues_aggregated.capture_id = tier_totals.capture_id
-    inner join captures on venues_aggregated.capture_id = captures.capture_id
+    from venues_shared
+    inner join captures on venues_shared.capture_id = captures.capture_id
 )
 
 select * from final

@@ -41,15 +41,16 @@ def cli() -> Callable[..., Result]:
 
 @pytest.fixture(scope="session")
 def real_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The three real FINRA files (OTC, 2025-12-12..26) backfilled once for the session."""
+    """The three real FINRA files (OTC, published 2025-12-15/22/29: weeks 2025-11-14..28,
+    placed by FINRA's four-week publication delay) backfilled once for the session."""
     source = require(FINRA_DIR)
     db = tmp_path_factory.mktemp("real") / "real.duckdb"
     result = run_cli(
         "backfill",
         "--start",
-        "2025-12-12",
+        "2025-11-14",
         "--end",
-        "2025-12-26",
+        "2025-11-28",
         "--tier",
         "OTC",
         "--source-dir",

@@ -26,15 +26,17 @@ def test_real_files_rows_accepted_and_the_one_reject(real_db: Path) -> None:
 
 
 def test_real_files_map_to_their_fridays_and_publish(real_db: Path) -> None:
+    """Published 2025-12-15/22/29, OTC: four weeks late (DOMAIN.md §1.3, rule 3)."""
     rows = query(
         real_db,
-        "select cast(week_ending as varchar), tier, status, rows_read, rows_accepted, rows_rejected"
+        "select cast(week_ending as varchar), tier, week_source, status, rows_read,"
+        " rows_accepted, rows_finra_totals, rows_rejected"
         " from main.finra_otc_transparency_captures order by week_ending",
     )
     assert rows == [
-        ("2025-12-12", "OTC", "published", 5328, 5328, 0),
-        ("2025-12-19", "OTC", "published", 5192, 5192, 0),
-        ("2025-12-26", "OTC", "published", 4655, 4654, 1),
+        ("2025-11-14", "OTC", "publication_delay", "published", 5328, 5328, 0, 0),
+        ("2025-11-21", "OTC", "publication_delay", "published", 5192, 5192, 0, 0),
+        ("2025-11-28", "OTC", "publication_delay", "published", 4655, 4654, 0, 1),
     ]
 
 
@@ -62,20 +64,20 @@ def test_aabb_rolling_window(real_db: Path) -> None:
         real_db,
         "select avg_volume, trend_direction, trend_pct, weeks_in_window, is_complete"
         " from main.finra_otc_transparency_symbol_rolling_6w_latest"
-        " where symbol = 'AABB' and week_ending = '2025-12-26'",
+        " where symbol = 'AABB' and week_ending = '2025-11-28'",
     )
     assert avg == pytest.approx(3871106.3333333, rel=1e-12)
     assert trend == pytest.approx(-56.0515, abs=1e-4)
     assert (direction, weeks, complete) == ("DOWN", 3, False)
 
 
-def test_trading_days_of_christmas_week(real_db: Path) -> None:
+def test_trading_days_of_thanksgiving_week(real_db: Path) -> None:
     days = query(
         real_db,
-        "select distinct trading_days from main.finra_otc_transparency_research_snapshot_latest"
-        " where week_ending = '2025-12-26'",
+        "select cast(week_ending as varchar), min(trading_days), max(trading_days)"
+        " from main.finra_otc_transparency_research_snapshot_latest group by 1 order by 1",
     )
-    assert days == [(4,)]
+    assert days == [("2025-11-14", 5, 5), ("2025-11-21", 5, 5), ("2025-11-28", 4, 4)]
 
 
 def test_fixture_symbol_summaries(fixture_db: Path) -> None:

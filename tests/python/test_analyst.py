@@ -29,12 +29,13 @@ from spine_wrapper import dbt, html_report, ledger, site
 from spine_wrapper.cli_analyst import docs_command, report_command
 from spine_wrapper.paths import PROJECT_DIR
 
-REAL_WEEK = "2025-12-26"
+REAL_WEEK = "2025-11-28"  # the real file published 2025-12-29
 IMAGES = PROJECT_DIR / "docs" / "images"
 PUBLIC_MARTS = list(ledger.MARTS_WITH_LATEST_VIEW)
 PUBLIC_TABLES = [
     *PUBLIC_MARTS,
     *(f"{name}_latest" for name in PUBLIC_MARTS),
+    "finra_otc_transparency_reconciliation",
     "finra_otc_transparency_rejects",
     "finra_otc_transparency_captures",
 ]
@@ -343,9 +344,9 @@ def _otc_report(db: Path, week: str, out: Path) -> Result:
 
 def test_report_of_an_unpublished_week_writes_nothing(real_db: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.html"
-    result = _otc_report(real_db, "2025-12-05", out)
+    result = _otc_report(real_db, "2025-12-26", out)
     assert result.exit_code == 1
-    assert "no published capture of 2025-12-05" in result.output and not out.exists()
+    assert "no published capture of 2025-12-26" in result.output and not out.exists()
 
 
 @pytest.fixture(scope="module")

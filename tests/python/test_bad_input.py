@@ -56,7 +56,7 @@ def finra(
     trades: str = "10",
     tier: str = "OTC",
     venue: str = "OTC Link ATS",
-    updated: str = "2025-12-15",
+    updated: str = "2026-01-12",  # published Monday 2026-01-12: OTC week 2025-12-12
 ) -> str:
     return "|".join([tier, symbol, issue, venue, mpid, shares, trades, updated])
 
@@ -108,7 +108,7 @@ SIMPLE_CASES: list[Case] = [
     ("symbol with inner space", simple("AA PL"), "INVALID_SYMBOL"),
     ("symbol with a tab inside", simple("AA\tPL"), "INVALID_SYMBOL"),
     ("non-ASCII symbol", simple("äpfel"), "INVALID_SYMBOL"),
-    ("lowercase symbol", simple("aapl"), Ok("AAPL", "MPA")),
+    ("lowercase symbol keeps its case", simple("aapl"), Ok("aapl", "MPA")),
     ("padded symbol", simple(" AAPL ", mpid="MPB"), Ok("AAPL", "MPB")),
     ("symbol with . - /", simple("BRK.B-W/I"), Ok("BRK.B-W/I")),
     ("symbol of 20 chars", simple(SYMBOL_20), Ok(SYMBOL_20)),
@@ -137,12 +137,18 @@ SIMPLE_CASES: list[Case] = [
     ("blank line in the middle", "", BLANK),
     ("too few fields", "2025-12-12|NMS Tier 1|MF1|MPA|1000", "MALFORMED_ROW"),
     ("too many fields", simple("MF2") + "|extra", "MALFORMED_ROW"),
-    ("quoted pipe inside a field", '2025-12-12|NMS Tier 1|"A|B"|MPA|1000|10', "MALFORMED_ROW"),
+    (
+        "quoted pipe inside a field: one field",
+        '2025-12-12|NMS Tier 1|"A|B"|MPA|1000|10',
+        "INVALID_SYMBOL",
+    ),
+    ("unclosed quote stays on its line", '2025-12-12|NMS Tier 1|"UQ1|MPA|1000|10', "MALFORMED_ROW"),
     ("a single field", "garbage", "MALFORMED_ROW"),
     ("spaces-only line", "     ", BLANK),
     ("duplicate key, first", simple("DUP"), Ok("DUP", "MPA", 1000, 10)),
     ("duplicate key, second", simple("DUP", shares="2000"), "DUPLICATE_KEY"),
-    ("duplicate key, lowercase third", simple("dup", mpid="mpa"), "DUPLICATE_KEY"),
+    ("duplicate key, upper-cased mpid", simple("DUP", mpid=" mpa"), "DUPLICATE_KEY"),
+    ("lowercase symbol is another security", simple("dup", mpid="mpa"), Ok("dup", "MPA")),
     ("same symbol, other mpid", simple("DUP", mpid="MPB"), Ok("DUP", "MPB")),
     ("first of a key is bad", simple("DV1", shares="-1"), "NEGATIVE_SHARES"),
     ("then the key's first good line", simple("DV1"), Ok("DV1", "MPA", 1000, 10)),
@@ -178,8 +184,8 @@ SIMPLE_CASES: list[Case] = [
     ("truncated last line, no newline", "2025-12-12|NMS Tier 1|ZZ|AB", "MALFORMED_ROW"),
 ]
 
-# OTC, lastUpdateDate 2025-12-15 -> week 2025-12-12, FINRA layout with its columns reordered and
-# re-cased (matched by name), LF line ends, a final newline.
+# OTC, lastUpdateDate 2026-01-12 (first published then, four weeks late) -> week 2025-12-12, FINRA
+# layout with its columns reordered and re-cased (matched by name), LF line ends, a final newline.
 FINRA_CASES: list[Case] = [
     (
         "non-ASCII issue name",
@@ -188,15 +194,15 @@ FINRA_CASES: list[Case] = [
     ),
     (
         "names kept as given",
-        finra("PAD", issue="  padded  name ", venue='"quoted" Venue'),
-        Ok("PAD", issue_name="  padded  name ", venue_name='"quoted" Venue'),
+        finra("PAD", issue="  padded  name ", venue='The "Quoted" Venue'),
+        Ok("PAD", issue_name="  padded  name ", venue_name='The "Quoted" Venue'),
     ),
     ("empty issue name", finra("NONAME", issue=""), Ok("NONAME", issue_name="")),
     ("tier OTCE", finra("OTCE1", tier="OTCE"), Ok("OTCE1")),
     ("tier 'otc' lowercase", finra("OTCE2", tier="otc"), Ok("OTCE2")),
     ("NMS Tier 1 row in an OTC file", finra("MIS1", tier="NMS Tier 1"), "TIER_MISMATCH"),
     ("tier 'OTCQX'", finra("MIS2", tier="OTCQX"), "INVALID_TIER"),
-    ("a Tuesday update of the same week", finra("TUE1", updated="2025-12-16"), Ok("TUE1")),
+    ("a revised row (later lastUpdateDate)", finra("REV1", updated="2026-03-02"), Ok("REV1")),
     ("empty lastUpdateDate", finra("LU1", updated=""), "INVALID_DATE"),
     ("lastUpdateDate 2025-02-30", finra("LU2", updated="2025-02-30"), "INVALID_DATE"),
     ("lastUpdateDate 'yesterday'", finra("LU3", updated="yesterday"), "INVALID_DATE"),
@@ -229,15 +235,21 @@ FIRST_ROW_CASES: list[Case] = [
     ("more T2 rows", simple("FR4", week="2025-12-19", tier="T2"), Ok("FR4")),
 ]
 
-# NMS Tier 1, 2025-12-19, FINRA layout, every field quoted, trailing blank lines; it lives in a
+# NMS Tier 1, 2025-12-19 (published 2026-01-05, two weeks late), FINRA layout, every field
+# quoted (CSV syntax: the quotes never reach a table), trailing blank lines; it lives in a
 # sub-folder under a misleading name (files are identified by content, not name).
 QUOTED_CASES: list[Case] = [
     (
         "quoted FINRA row",
-        '"NMS Tier 1"|"QQQ1"|"Quoted, Inc."|"Venue"|"mpq"|"12"|"3"|"2025-12-22"',
-        Ok("QQQ1", "MPQ", 12, 3, issue_name='"Quoted, Inc."'),
+        '"NMS Tier 1"|"QQQ1"|"Quoted, Inc."|"Venue"|"mpq"|"12"|"3"|"2026-01-05"',
+        Ok("QQQ1", "MPQ", 12, 3, issue_name="Quoted, Inc."),
     ),
-    ("quoted FINRA row 2", '"T1"|" qqq2 "|"Q2"|"Venue"|"MPQ"|"7"|"0"|"2025-12-22"', Ok("QQQ2")),
+    ("quoted FINRA row 2", '"T1"|" qqq2 "|"Q2"|"Venue"|"MPQ"|"7"|"0"|"2026-01-05"', Ok("qqq2")),
+    (
+        "a quote inside a quoted name",
+        '"T1"|"QQQ3"|"The ""Best"" Co"|"Venue"|"MPQ"|"7"|"1"|"2026-01-05"',
+        Ok("QQQ3", issue_name='The "Best" Co'),
+    ),
 ]
 
 # OTC, 2025-12-19: simplified, a plain good file.
@@ -445,7 +457,7 @@ def test_accepted_rows_reach_the_latest_views(row_run: RowRun) -> None:
         (tier_of[name], symbol, mpid) for (name, _), (symbol, mpid, *_) in row_run.accepted.items()
     }
     assert rows == expected
-    assert (T1, "AAPL", "MPA") in rows and (T1, "AAPL", "MPB") in rows
+    assert (T1, "aapl", "MPA") in rows and (T1, "AAPL", "MPB") in rows
     assert not any("$" in symbol for _, symbol, _ in rows)
     names = query(
         row_run.db,
@@ -464,24 +476,23 @@ def test_unidentified_files_are_listed_as_skipped(row_run: RowRun) -> None:
 def test_extra_columns_are_ignored_with_a_warning(row_run: RowRun) -> None:
     found = identify(row_run.source / "tier2_2025-12-12.psv.gz")
     assert (found.error, found.tier, str(found.week_ending)) == (None, T2, "2025-12-12")
-    assert found.warnings == ["ignores extra columns: comment"]
+    assert found.warnings == ["ignores extra columns: Comment"]
 
 
 def test_extra_column_warning_is_shown(row_run: RowRun) -> None:
     """Needs the lead's report.py to print the warnings of the files it loaded."""
     path = row_run.source / "tier2_2025-12-12.psv.gz"
-    assert f"{path}: ignores extra columns: comment" in row_run.output
+    assert f"{path}: ignores extra columns: Comment" in row_run.output
 
 
 def test_huge_share_count_does_not_fail_the_run(tmp_path: Path) -> None:
-    """An 18-digit share count passes validation (it is a whole number that fits BIGINT) but
-    overflowed the liquidity score's DECIMAL(18, 2): the build failed and with it every
-    partition of the run. Needs the lead's fix in the liquidity score mart (see the report)."""
+    """An 18-digit share count is an INVALID_SHARES reject (above 10^13, so that no sum can
+    overflow): the run and every partition of it publish."""
     source, db = tmp_path / "files", tmp_path / "w.duckdb"
     source.mkdir()
     big = simple("HUGE", shares="999999999999999999")
     (source / "t1.psv").write_text(f"{SIMPLE_HEADER}\n{big}\n{simple('SMALL')}\n", "utf-8")
-    (source / "otc.psv").write_text(_finra_file("2025-12-15", ["OK1", "OK2"]), "utf-8")
+    (source / "otc.psv").write_text(_finra_file("2026-01-12", ["OK1", "OK2"]), "utf-8")
     result = run_cli(
         "backfill",
         *("--start", "2025-12-12", "--end", "2025-12-12", "--tier", "T1", "--tier", "OTC"),
@@ -494,6 +505,9 @@ def test_huge_share_count_does_not_fail_the_run(tmp_path: Path) -> None:
         " from main.finra_otc_transparency_captures order by tier",
     )
     assert captures == [(T1, "published", 2, 2), (OTC, "published", 2, 2)]
+    assert query(db, "select reason_codes from main.finra_otc_transparency_rejects") == [
+        ("INVALID_SHARES",)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -525,9 +539,9 @@ def _big_latin1() -> tuple[bytes, int]:
 
 
 def _truncated_big_gzip() -> bytes:
-    """A gzipped OTC file (lastUpdateDate 2025-12-15) cut short: its head still decompresses."""
+    """A gzipped OTC file (week 2025-12-12) cut short: its head still decompresses."""
     rows = [f"OTC{i:05d}" for i in range(BIG_ROWS * 2)]
-    whole = gzip.compress(_finra_file("2025-12-15", rows).encode(), mtime=0)
+    whole = gzip.compress(_finra_file("2026-01-12", rows).encode(), mtime=0)
     return whole[: len(whole) * 3 // 4]
 
 
@@ -537,7 +551,9 @@ def _file_corpus() -> tuple[dict[str, bytes], int]:
     files: dict[str, bytes] = {
         # good files: these partitions publish
         "good_t1.psv": _simple_file("2025-11-28", "T1", ["GOOD1", "GOOD2"]).encode(),
-        "good_otc.psv": _finra_file("2025-12-01", ["GOOD3", "GOOD4"]).encode(),
+        "good_otc.psv": _finra_file("2025-12-29", ["GOOD3", "GOOD4"]).encode(),  # week 11-28
+        # a comma-delimited export (FINRA's API default) is a FINRA file like any other
+        "comma.csv": t2_text.replace("|", ",").encode(),
         # identified, but cannot be loaded: "file error" for their partition
         "no_trades_column.psv": "\n".join(
             [SIMPLE_HEADER.rsplit("|", 1)[0], "2025-12-05|T1|NT1|MPA|1000"]
@@ -571,8 +587,6 @@ def _file_corpus() -> tuple[dict[str, bytes], int]:
         "skipped/blank_lines.psv": b"\n \n\r\n\n",
         "skipped/bom_only.psv": b"\xef\xbb\xbf",
         "skipped/header_only.psv": (SIMPLE_HEADER + "\n").encode(),
-        "skipped/comma.csv": t2_text.replace("|", ",").encode(),
-        "skipped/tab.tsv": t2_text.replace("|", "\t").encode(),
         "skipped/semicolon.csv": t2_text.replace("|", ";").encode(),
         "skipped/binary.bin": bytes(range(256)) * 8,
         "skipped/high_bytes.bin": bytes(range(128, 256)) * 8,
@@ -600,7 +614,7 @@ def _file_corpus() -> tuple[dict[str, bytes], int]:
 FILE_PARTITIONS: dict[tuple[str, str], tuple[str, list[str]]] = {
     ("2025-11-28", T1): ("published", []),
     ("2025-11-28", OTC): ("published", []),
-    ("2025-11-28", T2): ("missing file", []),
+    ("2025-11-28", T2): ("published", []),
     ("2025-12-05", T1): (
         "file error",
         ["no_trades_column.psv", "lacks required column TotalTrades"],
@@ -627,9 +641,8 @@ SKIPPED: dict[str, str] = {
     "blank_lines.psv": "is empty (no header line)",
     "bom_only.psv": "is empty (no header line)",
     "header_only.psv": "has no data rows (header only)",
-    "comma.csv": "is not pipe-delimited: its header (line 1) is separated by commas (',')",
-    "tab.tsv": "is not pipe-delimited: its header (line 1) is separated by tabs ('\\t')",
-    "semicolon.csv": "is not pipe-delimited: its header (line 1) is separated by semicolons",
+    "semicolon.csv": "is separated by semicolons (';'): FINRA files are delimited by pipes,"
+    " commas, tabs or control-A",
     "binary.bin": "contains NUL bytes: a binary file, or UTF-16 text without a byte-order mark",
     "high_bytes.bin": "is not UTF-8 text: byte 0x80 on line 1 (offset 0)",
     "utf16le.psv": "is UTF-16 LE text (byte-order mark FFFE); save it as UTF-8",
@@ -637,13 +650,15 @@ SKIPPED: dict[str, str] = {
     "utf16_no_bom.psv": "contains NUL bytes",
     "not_gzip.psv.gz": "is named .gz but is not gzip-compressed",
     "truncated_small.psv.gz": "is not a valid gzip file (truncated or corrupt",
-    "no_week_column.psv": "lacks required columns totalWeeklyTradeCount, lastUpdateDate",
-    "comma_rows.psv": "has no data row with the header's 6 '|'-separated fields in its first 1 rows"
-    " (its rows are not pipe-delimited: separated by commas (','))",
+    "no_week_column.psv": "lacks required columns totalWeeklyTradeCount, weekStartDate (or"
+    " lastUpdateDate)",
+    "comma_rows.psv": "has no data row with the header's 6 fields (separated by pipes) in its"
+    " first 1 rows (its rows are separated by commas (','))",
     "blank_first_line.psv": "has a blank line 1: the header must be the first line",
     "no_known_tier.psv": "has no row with a known tier in its first 1 rows",
     "no_friday.psv": "has no row with a valid Friday WeekEnding in its first 1 rows",
-    "compact_dates.psv": "has no row with a valid ISO lastUpdateDate in its first 1 rows",
+    "compact_dates.psv": "has no row with a valid ISO publication date (lastUpdateDate) in its"
+    " first 1 rows",
     "notes.txt": "has no FINRA header (line 1 is 'Weekly files are due on Mondays')",
 }
 
@@ -684,13 +699,17 @@ def test_file_errors_exit_1_and_the_good_partitions_publish(file_run: FileRun) -
         "select cast(week_ending as varchar), tier, rows_read, rows_accepted, rows_rejected"
         " from main.finra_otc_transparency_captures where status = 'published' order by all",
     )
-    assert published == [("2025-11-28", T1, 2, 2, 0), ("2025-11-28", OTC, 2, 2, 0)]
+    assert published == [
+        ("2025-11-28", T1, 2, 2, 0),
+        ("2025-11-28", T2, 2, 2, 0),
+        ("2025-11-28", OTC, 2, 2, 0),
+    ]
     latest = query(
         file_run.db,
         "select distinct cast(week_ending as varchar), tier"
         " from main.finra_otc_transparency_symbol_summary_latest order by all",
     )
-    assert latest == [("2025-11-28", T1), ("2025-11-28", OTC)]
+    assert latest == [("2025-11-28", T1), ("2025-11-28", T2), ("2025-11-28", OTC)]
 
 
 def test_nothing_but_the_good_files_is_loaded(file_run: FileRun) -> None:
@@ -701,7 +720,7 @@ def test_nothing_but_the_good_files_is_loaded(file_run: FileRun) -> None:
         " from raw.captures as c left join raw.finra_rows as r using (capture_id)"
         " group by all order by all",
     )
-    expected = [("2025-11-28", T1, 2), ("2025-11-28", OTC, 2)]
+    expected = [("2025-11-28", T1, 2), ("2025-11-28", T2, 2), ("2025-11-28", OTC, 2)]
     assert [row for row in loaded if row[:2] != SEVERAL_WEEKS] == expected
 
 

@@ -160,7 +160,7 @@ def test_chunked_backfill_equals_one_build(tmp_path: Path) -> None:
 
 def test_status_and_plan_show_a_missing_week(tmp_path: Path) -> None:
     source, _ = _files(tmp_path)
-    (source / "finra_otc_weekly_otc_20251124.psv").unlink()  # week 2025-11-21
+    (source / "finra_otc_weekly_otc_20251222.psv").unlink()  # week 2025-11-21
     db = tmp_path / "w.duckdb"
     assert _plan(source, db)["2025-11-21"] == "missing file"
     result = run_cli("backfill", *RANGE, "--source-dir", str(source), "--db", str(db))

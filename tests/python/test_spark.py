@@ -29,7 +29,7 @@ pytestmark = [
     pytest.mark.skipif(REASON is not None, reason=f"Spark unavailable: {REASON}"),
 ]
 
-RANGE = ["--start", "2025-12-12", "--end", "2025-12-26"]
+RANGE = ["--start", "2025-11-14", "--end", "2025-11-28"]
 TIERS = ["--tier", "OTC", "--tier", "NMS_TIER_1"]
 # Columns that legitimately differ between two builds of the same files.
 VOLATILE = {"capture_id", "captured_at", "run_id", "input_capture_ids", "status_at"}
@@ -39,25 +39,50 @@ VOLATILE = {"capture_id", "captured_at", "run_id", "input_capture_ids", "status_
 BAD_FILE = "\r\n".join(
     [
         "WeekEnding|Tier|Symbol|MPID|TotalShares|TotalTrades",
-        "2025-12-26|NMS Tier 1|AAPL|NITE|1000|10",
-        '2025-12-26|NMS Tier 1|"MSFT"|VIRT|2500|7',
-        "2025-12-26|NMS Tier 1|AA$PL|NITE|1000|10",
-        "2025-12-26|NMS Tier 1|IBM|NITE||10",
-        "2025-12-26|NMS Tier 1|IBM|VIRT|1e10|10",
-        "2025-12-26|NMS Tier 1|IBM|JANE|12|1,000",
-        "2025-12-26|NMS Tier 1|GE|NITE|0|0",
-        "2025-12-26|NMS Tier 1|GE|VIRT|0|4",
-        "2025-12-26|T2|GE|JANE|5|1",
-        "2025-12-26|Tier 9|GE|CDRG|5|1",
-        "2025-12-26|NMS Tier 1|AAPL|NITE|7|1",
+        "2025-11-28|NMS Tier 1|AAPL|NITE|1000|10",
+        '2025-11-28|NMS Tier 1|"MSFT"|VIRT|2500|7',
+        "2025-11-28|NMS Tier 1|AA$PL|NITE|1000|10",
+        "2025-11-28|NMS Tier 1|IBM|NITE||10",
+        "2025-11-28|NMS Tier 1|IBM|VIRT|1e10|10",
+        "2025-11-28|NMS Tier 1|IBM|JANE|12|1,000",
+        "2025-11-28|NMS Tier 1|GE|NITE|0|0",
+        "2025-11-28|NMS Tier 1|GE|VIRT|0|4",
+        "2025-11-28|T2|GE|JANE|5|1",
+        "2025-11-28|Tier 9|GE|CDRG|5|1",
+        "2025-11-28|NMS Tier 1|AAPL|NITE|7|1",
         "",
-        "2025-12-25|NMS Tier 1|HD|NITE|7|1",
+        "2025-11-27|NMS Tier 1|HD|NITE|7|1",
         "2025-02-30|NMS Tier 1|HD|VIRT|7|1",
-        "2025-12-26|NMS Tier 1|HD|JANE|-5|1",
-        "2025-12-26|NMS Tier 1||NITE|5|1",
-        "2025-12-26|NMS Tier 1|HD|",
-        "2025-12-26|NMS Tier 1|ABCDEFGHIJKLMNOPQRSTUVWXYZ|NITE|5|1",
-        "2025-12-26|NMS Tier 1|KO| |5|1",
+        "2025-11-28|NMS Tier 1|HD|JANE|-5|1",
+        "2025-11-28|NMS Tier 1||NITE|5|1",
+        "2025-11-28|NMS Tier 1|HD|",
+        "2025-11-28|NMS Tier 1|ABCDEFGHIJKLMNOPQRSTUVWXYZ|NITE|5|1",
+        "2025-11-28|NMS Tier 1|KO| |5|1",
+    ]
+)
+
+# One NMS Tier 1 week as FINRA's default API text export (comma-delimited, every value quoted):
+# ATS and non-ATS rows of the same MPID, suffix letters in lower case, a firm without an MPID,
+# the De Minimis bucket, a name with a comma and FINRA's symbol totals (one that the venue rows
+# do not add up to): every engine must read and reconcile it the same way.
+API_HEADER = (
+    "tierIdentifier,weekStartDate,summaryTypeCode,issueSymbolIdentifier,issueName,"
+    "firmCRDNumber,MPID,marketParticipantName,totalWeeklyShareQuantity,totalWeeklyTradeCount,"
+    "lastUpdateDate"
+)
+API_ROWS = [
+    ("ATS_W_SMBL_FIRM", "TPC", "Tutor Perini", "1", "UBSA", "UBS ATS", "100", "2"),
+    ("OTC_W_SMBL_FIRM", "TPC", "Tutor Perini", "1", "UBSA", "UBS Securities, LLC", "300", "3"),
+    ("OTC_W_SMBL_FIRM", "TpC", "Tutor Perini Pfd C", "29095", "", "Some Firm", "40", "1"),
+    ("OTC_W_SMBL_FIRM", "TpC", "Tutor Perini Pfd C", "", "", "De Minimis Firms", "7", "1"),
+    ("ATS_W_SMBL", "TPC", "Tutor Perini", "", "", "", "100", "2"),
+    ("OTC_W_SMBL", "TPC", "Tutor Perini", "", "", "", "300", "3"),
+    ("OTC_W_SMBL", "TpC", "Tutor Perini Pfd C", "", "", "", "48", "2"),
+]
+API_FILE = "\n".join(
+    [
+        API_HEADER,
+        *(",".join(f'"{v}"' for v in ("T1", "2025-11-17", *row, "2025-12-01")) for row in API_ROWS),
     ]
 )
 
@@ -69,13 +94,13 @@ def _cli(*args: str) -> str:
 
 
 def _backfill_all(*args: str) -> str:
-    """A backfill of both tiers: NMS Tier 1 has one week of three, so the run exits 1 for
-    the two missing files, and every week that has a file must be published."""
+    """A backfill of both tiers: NMS Tier 1 has two weeks of three, so the run exits 1 for
+    the missing file, and every week that has a file must be published."""
     result = run_cli("backfill", *RANGE, *TIERS, *args)
     lines = [line for line in result.output.splitlines() if line.startswith("2025-")]
     assert len(lines) == 6, result.output
     assert all(("published" in line) != ("missing file" in line) for line in lines), result.output
-    assert sum("missing file" in line for line in lines) == 2, result.output
+    assert sum("missing file" in line for line in lines) == 1, result.output
     return result.output
 
 
@@ -85,6 +110,7 @@ def source_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for path in require(FINRA_DIR).glob("*.csv"):
         shutil.copy(path, source / path.name)
     (source / "nms1_bad_rows.psv").write_bytes(BAD_FILE.encode())
+    (source / "weeklySummary.csv").write_bytes(API_FILE.encode())
     return source
 
 
@@ -179,9 +205,9 @@ def test_acceptance_figures_hold_on_spark(spark_dir: Path, tmp_path: Path) -> No
         tuple(str(r[c]) if c == "week_ending" else r[c] for c in columns)
         for r in _as_dicts(out, "captures")
     ) == [
-        ("2025-12-12", "OTC", "published", 5328, 5328, 0),
-        ("2025-12-19", "OTC", "published", 5192, 5192, 0),
-        ("2025-12-26", "OTC", "published", 4655, 4654, 1),
+        ("2025-11-14", "OTC", "published", 5328, 5328, 0),
+        ("2025-11-21", "OTC", "published", 5192, 5192, 0),
+        ("2025-11-28", "OTC", "published", 4655, 4654, 1),
     ]
     rejects = _as_dicts(out, "rejects")
     assert [
@@ -197,7 +223,7 @@ def test_acceptance_figures_hold_on_spark(spark_dir: Path, tmp_path: Path) -> No
     aabb = [
         r
         for r in _as_dicts(out, "symbol_rolling_6w_latest")
-        if r["symbol"] == "AABB" and str(r["week_ending"]) == "2025-12-26"
+        if r["symbol"] == "AABB" and str(r["week_ending"]) == "2025-11-28"
     ]
     assert len(aabb) == 1
     assert aabb[0]["avg_volume"] == pytest.approx(3871106.3333333, rel=1e-9)
@@ -207,7 +233,7 @@ def test_acceptance_figures_hold_on_spark(spark_dir: Path, tmp_path: Path) -> No
     days = {
         str(r["week_ending"]): r["trading_days"] for r in _as_dicts(out, "research_snapshot_latest")
     }
-    assert days["2025-12-26"] == 4
+    assert days["2025-11-28"] == 4
 
 
 def _as_dicts(out: Path, short: str) -> list[dict]:
@@ -219,7 +245,8 @@ def _as_dicts(out: Path, short: str) -> list[dict]:
 
 
 def test_bad_rows_are_rejected_with_the_same_codes(spark_dir: Path, tmp_path: Path) -> None:
-    out = _export(tmp_path / "spark", *_spark(spark_dir), "--tier", "NMS_TIER_1")
+    week = ("--start", "2025-11-28", "--end", "2025-11-28", "--tier", "NMS_TIER_1")
+    out = _export(tmp_path / "spark", *_spark(spark_dir), *week)
     rejects = {r["line_number"]: r["reason_code"] for r in _as_dicts(out, "rejects")}
     assert rejects == {
         4: "INVALID_SYMBOL",
@@ -297,8 +324,8 @@ def test_a_second_writer_gets_a_clear_busy_error_on_spark(
 def test_a_finra_revision_becomes_a_new_capture_on_spark(
     spark_dir: Path, source_dir: Path, tmp_path: Path
 ) -> None:
-    """Revising 2025-12-19 makes it a new capture and rebuilds 2025-12-26, whose window reads
-    it; 2025-12-12 is up to date."""
+    """Revising 2025-11-21 makes it a new capture and rebuilds 2025-11-28, whose window reads
+    it; 2025-11-14 is up to date."""
     path = source_dir / "finra_otc_weekly_otc_20251222.csv"
     lines = path.read_text().splitlines(keepends=True)
     fields = lines[1].split("|")
@@ -318,19 +345,19 @@ def test_a_finra_revision_becomes_a_new_capture_on_spark(
     plans = {
         line.split()[0]: line.split()[2] for line in output.splitlines() if line.startswith("2025-")
     }
-    assert plans == {"2025-12-12": "up", "2025-12-19": "revised", "2025-12-26": "stale"}
+    assert plans == {"2025-11-14": "up", "2025-11-21": "revised", "2025-11-28": "stale"}
     out = _export(tmp_path / "after", *_spark(spark_dir), "--tier", "OTC")
     captures = _as_dicts(out, "captures")
     assert sorted((str(c["week_ending"]), c["status"]) for c in captures) == [
-        ("2025-12-12", "published"),
-        ("2025-12-19", "published"),
-        ("2025-12-19", "published"),
-        ("2025-12-26", "published"),
-        ("2025-12-26", "published"),
+        ("2025-11-14", "published"),
+        ("2025-11-21", "published"),
+        ("2025-11-21", "published"),
+        ("2025-11-28", "published"),
+        ("2025-11-28", "published"),
     ]
     revised_run = max(c["run_id"] for c in captures)
     latest = {str(r["week_ending"]): r["run_id"] for r in _latest_runs(out)}
-    assert latest["2025-12-19"] == latest["2025-12-26"] == revised_run != latest["2025-12-12"]
+    assert latest["2025-11-21"] == latest["2025-11-28"] == revised_run != latest["2025-11-14"]
     spark_dir.joinpath("revised_run").write_text(revised_run)  # for the rollback test
 
 
@@ -356,11 +383,11 @@ def test_a_rollback_makes_the_previous_capture_latest_on_spark(
     out = _export(tmp_path / "after", *_spark(spark_dir), "--tier", "OTC")
     statuses = sorted((str(c["week_ending"]), c["status"]) for c in _as_dicts(out, "captures"))
     assert statuses == [
-        ("2025-12-12", "published"),
-        ("2025-12-19", "published"),
-        ("2025-12-19", "rolled_back"),
-        ("2025-12-26", "published"),
-        ("2025-12-26", "rolled_back"),
+        ("2025-11-14", "published"),
+        ("2025-11-21", "published"),
+        ("2025-11-21", "rolled_back"),
+        ("2025-11-28", "published"),
+        ("2025-11-28", "rolled_back"),
     ]
     latest = {str(r["week_ending"]): r["run_id"] for r in _latest_runs(out)}
     assert len(set(latest.values())) == 1 and revised_run not in latest.values()

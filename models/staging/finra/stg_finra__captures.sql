@@ -11,6 +11,12 @@ captures as (
         source_file,
         file_sha256,
         layout,
+        {#- captures loaded before week_source was recorded were placed by the rules of then -#}
+        coalesce(
+            week_source,
+            case when layout = 'simplified' then 'week_ending_column' else 'previous_friday' end
+        ) as week_source,
+        expected_field_count,
         rows_read,
         calc_versions,
         captured_at
@@ -30,6 +36,8 @@ final as (
         captures.source_file,
         captures.file_sha256,
         captures.layout,
+        captures.week_source,
+        captures.expected_field_count,
         captures.rows_read,
         captures.calc_versions,
         captures.captured_at,

@@ -4,19 +4,23 @@
         incremental_strategy='insert_overwrite' if target.type == 'spark' else 'delete+insert',
         partition_by='capture_id' if target.type == 'spark' else none,
         unique_key='capture_id',
-        on_schema_change='fail',
+        on_schema_change='append_new_columns',
     )
 }}
 
 {#
-    Every data line of the captures being built, typed and validated. Each line gets all the
-    reason codes of DOMAIN.md §2 that apply (in the order listed there); the first is its
-    primary code. Lines with no code are accepted. The tier lookup is the one join here: a
-    spelling is only meaningful through the tier_aliases seed.
+    Every data line of the captures being built, typed and validated (DOMAIN.md §2). Each line
+    is a venue row, a FINRA total (summaryTypeCode ATS_W_SMBL, ATS_W_FIRM, OTC_W_SMBL,
+    OTC_W_FIRM: FINRA's own control totals, reconciled in a mart) or a reject. A line gets all
+    the reason codes that apply (in the order DOMAIN.md lists them); the first is its primary
+    code; a line with none is accepted. The loader parsed the CSV or JSON syntax, so fields
+    arrive without quotes; here they are trimmed and typed. Symbols keep their case (`TpC` is
+    not `TPC`); MPIDs are upper-cased. The tier lookup is the one join: a spelling is only
+    meaningful through the tier_aliases seed.
 #}
 
-{#- An ISO date's shape; whether the day exists in its month is checked in dates_validated. -#}
-{%- set iso_date = '[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])' %}
+{#- Quantities above this are INVALID (DOMAIN.md §2), so that no BIGINT sum can overflow. -#}
+{%- set max_quantity = 10000000000000 %}
 
 with
 
@@ -26,10 +30,14 @@ raw_rows as (
         line_number,
         field_count,
         tier_raw,
+        week_start_raw,
         week_ending_raw,
         last_update_date_raw,
+        initial_published_date_raw,
+        summary_type_raw,
         symbol_raw,
         issue_name,
+        firm_crd_raw,
         venue_name,
         mpid_raw,
         shares_raw,
@@ -43,9 +51,9 @@ captures as (
         capture_id,
         week_ending as capture_week_ending,
         tier as capture_tier,
-        layout,
+        week_source,
         expected_field_count
-    from {{ source('finra', 'captures') }}
+    from {{ ref('stg_finra__captures') }}
     where {{ captures_in_build() }}
 ),
 
@@ -68,150 +76,208 @@ tier_keys as (
     from tier_aliases
 ),
 
-rows_unquoted as (
+publication_delays as (
+    select
+        tier,
+        delay_weeks
+    from {{ ref('publication_delays') }}
+),
+
+rows_trimmed as (
     select
         raw_rows.capture_id,
         raw_rows.line_number,
         raw_rows.field_count,
         captures.capture_week_ending,
         captures.capture_tier,
-        captures.layout,
+        captures.week_source,
         captures.expected_field_count,
         raw_rows.issue_name,
         raw_rows.venue_name,
-        {{ unquote('raw_rows.tier_raw') }} as tier_text,
-        {{ unquote('raw_rows.week_ending_raw') }} as week_ending_text,
-        {{ unquote('raw_rows.last_update_date_raw') }} as last_update_date_text,
-        upper({{ unquote('raw_rows.symbol_raw') }}) as symbol,
-        upper({{ unquote('raw_rows.mpid_raw') }}) as mpid,
-        {{ unquote('raw_rows.shares_raw') }} as shares_text,
-        {{ unquote('raw_rows.trades_raw') }} as trades_text
+        trim(raw_rows.tier_raw) as tier_text,
+        trim(raw_rows.week_start_raw) as week_start_text,
+        trim(raw_rows.week_ending_raw) as week_ending_text,
+        trim(raw_rows.last_update_date_raw) as last_update_date_text,
+        trim(raw_rows.initial_published_date_raw) as initial_published_date_text,
+        upper(trim(raw_rows.summary_type_raw)) as summary_type,
+        trim(raw_rows.symbol_raw) as symbol,
+        upper(trim(raw_rows.mpid_raw)) as mpid_text,
+        trim(raw_rows.firm_crd_raw) as firm_crd,
+        trim(raw_rows.shares_raw) as shares_text,
+        trim(raw_rows.trades_raw) as trades_text
     from raw_rows
     inner join captures on raw_rows.capture_id = captures.capture_id
 ),
 
 rows_typed as (
     select
-        rows_unquoted.*,
+        rows_trimmed.*,
         tier_keys.tier,
         case
-            when {{ full_match('rows_unquoted.shares_text', '-?[0-9]{1,18}') }}
-                then cast(rows_unquoted.shares_text as bigint)
+            when {{ full_match('rows_trimmed.shares_text', '-?[0-9]{1,18}') }}
+                then case
+                    when abs(cast(rows_trimmed.shares_text as bigint)) <= {{ max_quantity }}
+                        then cast(rows_trimmed.shares_text as bigint)
+                end
         end as total_shares,
         case
-            when {{ full_match('rows_unquoted.trades_text', '-?[0-9]{1,18}') }}
-                then cast(rows_unquoted.trades_text as bigint)
+            when {{ full_match('rows_trimmed.trades_text', '-?[0-9]{1,18}') }}
+                then case
+                    when abs(cast(rows_trimmed.trades_text as bigint)) <= {{ max_quantity }}
+                        then cast(rows_trimmed.trades_text as bigint)
+                end
         end as total_trades,
-        {#- The day added to the first of the month: `2025-02-30` becomes 2025-03-02 here and
-            is caught in dates_validated. dbt.safe_cast is a plain cast on DuckDB, which would
-            fail the whole build on such a date. -#}
+        {{ parsed_iso_date('rows_trimmed.last_update_date_text') }} as source_last_update_date,
+        {{ parsed_iso_date('rows_trimmed.week_ending_text') }} as stated_week_ending,
+        {{ parsed_iso_date('rows_trimmed.week_start_text') }} as stated_week_start,
+        {#- the row's publication date: initialPublishedDate where the file has the column -#}
         case
-            when {{ full_match('rows_unquoted.last_update_date_text', iso_date) }}
-                then cast({{ dbt.dateadd(
-                    'day',
-                    'cast(right(rows_unquoted.last_update_date_text, 2) as integer) - 1',
-                    "cast(left(rows_unquoted.last_update_date_text, 8) || '01' as date)",
-                ) }} as date)
-        end as last_update_date_candidate,
-        case
-            when {{ full_match('rows_unquoted.week_ending_text', iso_date) }}
-                then cast({{ dbt.dateadd(
-                    'day',
-                    'cast(right(rows_unquoted.week_ending_text, 2) as integer) - 1',
-                    "cast(left(rows_unquoted.week_ending_text, 8) || '01' as date)",
-                ) }} as date)
-        end as week_ending_candidate
-    from rows_unquoted
-    left join tier_keys on {{ alias_key('rows_unquoted.tier_text') }} = tier_keys.alias_key
+            when rows_trimmed.initial_published_date_text is not null
+                then {{ parsed_iso_date('rows_trimmed.initial_published_date_text') }}
+            else {{ parsed_iso_date('rows_trimmed.last_update_date_text') }}
+        end as published_date,
+        case rows_trimmed.summary_type
+            when 'ATS_W_SMBL_FIRM' then 'ATS'
+            when 'OTC_W_SMBL_FIRM' then 'NON_ATS'
+            when 'ATS_W_SMBL' then 'ATS'
+            when 'ATS_W_FIRM' then 'ATS'
+            when 'OTC_W_SMBL' then 'NON_ATS'
+            when 'OTC_W_FIRM' then 'NON_ATS'
+        end as venue_type,
+        coalesce(rows_trimmed.summary_type in ('ATS_W_SMBL', 'ATS_W_FIRM', 'OTC_W_SMBL', 'OTC_W_FIRM'), false)
+            as is_finra_total,
+        coalesce(rows_trimmed.summary_type in ('ATS_W_SMBL', 'OTC_W_SMBL'), false) as is_symbol_total
+    from rows_trimmed
+    left join tier_keys on {{ alias_key('rows_trimmed.tier_text') }} = tier_keys.alias_key
 ),
 
-dates_validated as (
+publication_weeks as (
+    {#- DOMAIN.md §1.3 rule 3, the SQL twin of the loader's (formats.publication_week): a
+        file's initial publication is its earliest publication date; its week is the last
+        Friday strictly before it, minus the tier's delay. Should the two ever disagree, every
+        row of the capture is INVALID_WEEK_ENDING and the capture fails, never published in a
+        wrong week. -#}
     select
-        *,
-        case
-            when cast(last_update_date_candidate as {{ dbt.type_string() }}) = last_update_date_text
-                then last_update_date_candidate
-        end as source_last_update_date,
-        case
-            when cast(week_ending_candidate as {{ dbt.type_string() }}) = week_ending_text
-                then week_ending_candidate
-        end as stated_week_ending
+        rows_typed.capture_id,
+        cast({{ dbt.dateadd(
+            'day',
+            '-7 * max(publication_delays.delay_weeks)',
+            week_ending_from_last_update('min(rows_typed.published_date)'),
+        ) }} as date) as publication_week_ending
     from rows_typed
+    inner join publication_delays on rows_typed.capture_tier = publication_delays.tier
+    where rows_typed.week_source = 'publication_delay'
+    group by rows_typed.capture_id
 ),
 
-rows_dated as (
+rows_placed as (
     select
-        *,
-        case
-            when layout = 'finra' and source_last_update_date is not null
-                then {{ week_ending_from_last_update('source_last_update_date') }}
-            when layout = 'simplified' then stated_week_ending
-        end as week_ending,
-        case
-            when layout = 'finra' then source_last_update_date is null
-            else stated_week_ending is null
-        end as is_invalid_date
-    from dates_validated
+        rows_typed.*,
+        publication_weeks.publication_week_ending
+    from rows_typed
+    left join publication_weeks on rows_typed.capture_id = publication_weeks.capture_id
 ),
 
-rows_checked as (
+venues_keyed as (
     select
         *,
-        field_count <> expected_field_count as is_malformed
-    from rows_dated
+        {#- The venue key (DOMAIN.md §2): the MPID; else the De Minimis bucket; else a non-ATS
+            firm's CRD number. A symbol total has no venue. -#}
+        case
+            when coalesce(mpid_text, '') <> '' then mpid_text
+            when is_symbol_total then null
+            when upper(trim(venue_name)) = 'DE MINIMIS FIRMS' then 'DE_MINIMIS'
+            when
+                coalesce(venue_type, 'NON_ATS') = 'NON_ATS'
+                and {{ full_match('firm_crd', '[0-9]{1,12}') }}
+                then 'CRD' || firm_crd
+        end as mpid,
+        {#- Each row's own week where its file states one per row (rules 1 and 2, and the
+            previous-Friday rule); a week found from the publication date is the file's. -#}
+        case week_source
+            when 'week_start_date'
+                then cast({{ dbt.dateadd('day', 4, 'stated_week_start') }} as date)
+            when 'week_ending_column' then stated_week_ending
+            when 'previous_friday' then {{ week_ending_from_last_update('source_last_update_date') }}
+            when 'publication_delay' then publication_week_ending
+        end as row_week_ending
+    from rows_placed
 ),
 
 reasons_listed as (
     select
         *,
         case
-            when is_malformed then 'MALFORMED_ROW'
+            when field_count <> expected_field_count then 'MALFORMED_ROW'
             else concat_ws(
                 ',',
-                case when coalesce(shares_text, '') = '' then 'MISSING_SHARES' end,
-                case when coalesce(trades_text, '') = '' then 'MISSING_TRADES' end,
+                case when lower(coalesce(shares_text, '')) in ('', 'null') then 'MISSING_SHARES' end,
+                case when lower(coalesce(trades_text, '')) in ('', 'null') then 'MISSING_TRADES' end,
                 case
-                    when coalesce(shares_text, '') <> '' and total_shares is null
+                    when lower(coalesce(shares_text, '')) not in ('', 'null') and total_shares is null
                         then 'INVALID_SHARES'
                 end,
                 case
-                    when coalesce(trades_text, '') <> '' and total_trades is null
+                    when lower(coalesce(trades_text, '')) not in ('', 'null') and total_trades is null
                         then 'INVALID_TRADES'
                 end,
-                case when is_invalid_date then 'INVALID_DATE' end,
+                {#- a date field that is not a date (empty included); a valid date of the
+                    wrong weekday or week is INVALID_WEEK_START / INVALID_WEEK_ENDING -#}
                 case
                     when
-                        not is_invalid_date and (
-                            {{ days_since_friday('week_ending') }} <> 0
-                            or week_ending <> capture_week_ending
+                        last_update_date_text is not null and source_last_update_date is null
+                        or week_source = 'week_start_date' and stated_week_start is null
+                        or week_source = 'week_ending_column' and stated_week_ending is null
+                        then 'INVALID_DATE'
+                end,
+                case
+                    when
+                        week_source = 'week_start_date' and (
+                            {{ days_since_friday('stated_week_start') }} <> 3
+                            or row_week_ending <> capture_week_ending
+                        )
+                        then 'INVALID_WEEK_START'
+                end,
+                case
+                    when
+                        week_source in ('week_ending_column', 'previous_friday', 'publication_delay') and (
+                            {{ days_since_friday('row_week_ending') }} <> 0
+                            or row_week_ending <> capture_week_ending
                         )
                         then 'INVALID_WEEK_ENDING'
                 end,
+                case
+                    when summary_type <> '' and venue_type is null then 'INVALID_SUMMARY_TYPE'
+                end,
                 case when tier is null then 'INVALID_TIER' end,
                 case when tier <> capture_tier then 'TIER_MISMATCH' end,
-                case when coalesce(symbol, '') = '' then 'EMPTY_SYMBOL' end,
                 case
-                    when coalesce(symbol, '') <> '' and not {{ full_match('symbol', '[A-Z0-9./-]+') }}
+                    when coalesce(symbol, '') = '' and (not is_finra_total or is_symbol_total)
+                        then 'EMPTY_SYMBOL'
+                end,
+                case
+                    when coalesce(symbol, '') <> '' and not {{ full_match('symbol', '[A-Za-z0-9./-]+') }}
                         then 'INVALID_SYMBOL'
                 end,
                 case when length(symbol) > 20 then 'SYMBOL_TOO_LONG' end,
-                case when coalesce(mpid, '') = '' then 'EMPTY_MPID' end,
+                case when mpid is null and not is_symbol_total then 'EMPTY_MPID' end,
                 case when length(mpid) > 20 then 'MPID_TOO_LONG' end,
                 case when total_shares < 0 then 'NEGATIVE_SHARES' end,
                 case when total_trades < 0 then 'NEGATIVE_TRADES' end,
                 case when total_shares = 0 and total_trades = 0 then 'ZERO_VOLUME' end
             )
         end as row_reason_codes
-    from rows_checked
+    from venues_keyed
 ),
 
 duplicates_flagged as (
     select
         *,
         case
-            when row_reason_codes = ''
+            when row_reason_codes = '' and not is_finra_total
                 then row_number() over (
-                    partition by capture_id, row_reason_codes = '', symbol, mpid
+                    partition by
+                        capture_id, row_reason_codes = '' and not is_finra_total, symbol, venue_type, mpid
                     order by line_number
                 )
         end as key_occurrence
@@ -225,6 +291,8 @@ final as (
         capture_week_ending as week_ending,
         capture_tier as tier,
         source_last_update_date,
+        summary_type,
+        venue_type,
         symbol,
         issue_name,
         mpid,
@@ -239,7 +307,8 @@ final as (
             when key_occurrence > 1 then 'DUPLICATE_KEY'
             else nullif({{ dbt.split_part('row_reason_codes', "','", 1) }}, '')
         end as reason_code,
-        row_reason_codes = '' and coalesce(key_occurrence, 1) = 1 as is_accepted
+        row_reason_codes = '' and coalesce(key_occurrence, 1) = 1 and not is_finra_total as is_accepted,
+        row_reason_codes = '' and is_finra_total as is_finra_total
     from duplicates_flagged
 )
 
