@@ -230,9 +230,12 @@ def load(
         sha = p.file_sha256 or _digest(p.source)
         captures.append(Capture(p.capture_id, run_id, p.source, sha, size_mtime))
     with connect(db_path) as con:
-        counts = load_captures(con, captures, calc_versions, now.replace(tzinfo=None))
+        loaded = load_captures(con, captures, calc_versions, now.replace(tzinfo=None))
     for p in chosen:
-        p.status, p.rows_read = "loaded", counts.get(p.capture_id)
+        outcome = loaded[p.capture_id or ""]
+        p.rows_read = outcome.rows_read
+        p.status = "failed" if outcome.error else "loaded"
+        p.detail = outcome.error or p.detail
     return run_id
 
 
@@ -330,21 +333,22 @@ def backfill(
         if run_id is None:
             continue
         result.run_id = run_id
-        say(f"dbt build of {to_load} captures (run {run_id})")
-        outcome = build(
-            db_path,
-            run_id,
-            chunk_weeks_list[0],
-            chunk_weeks_list[-1],
-            tiers,
-            calc_versions,
-            progress.on_event if progress else None,
-        )
-        result.failed_nodes += outcome.failed
-        result.warned_nodes += outcome.warned
-        if outcome.exception:
-            result.dbt_error = outcome.exception
-        collect(db_path, result)
+        if any(p.status == "loaded" for p in chunk):  # else every file failed as it loaded
+            say(f"dbt build of {to_load} captures (run {run_id})")
+            outcome = build(
+                db_path,
+                run_id,
+                chunk_weeks_list[0],
+                chunk_weeks_list[-1],
+                tiers,
+                calc_versions,
+                progress.on_event if progress else None,
+            )
+            result.failed_nodes += outcome.failed
+            result.warned_nodes += outcome.warned
+            if outcome.exception:
+                result.dbt_error = outcome.exception
+            collect(db_path, result)
         published = sorted({str(p.week_ending) for p in chunk if p.status == "published"})
         say(
             f"published {len(published)} weeks" + (f": {', '.join(published)}" if published else "")

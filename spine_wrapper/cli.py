@@ -306,8 +306,8 @@ def load(
         click.echo(
             f"{p.week_ending}  {p.tier:<10}  {p.action:<14}  {p.capture_id or ''}  {p.detail}"
         )
-    if run_id is None:
-        click.echo("nothing loaded")
+    if run_id is None or not any(p.status == "loaded" for p in partitions):
+        click.echo("nothing loaded" if run_id is None else "every file failed as it loaded")
         sys.exit(0 if all(p.ok for p in partitions) else 1)
     dbt_vars = {
         "run_id": run_id,

@@ -318,14 +318,14 @@ def _identify_partition(found: SourceFile, records: list[formats.Record]) -> str
     published: list[date] = []
     fitting = [r for r in records if r.field_count == found.field_count]
     tier_at = formats.RAW_FIELDS.index("tier")
-    pub_at = formats.RAW_FIELDS.index(
-        formats.publication_field(found.header) if found.header else "last_update_date"
-    )
+    assert found.header is not None
+    pub_at = formats.RAW_FIELDS.index(formats.publication_field(found.header))
+    week_at = formats.RAW_FIELDS.index(formats.week_field(found.week_source or "", found.header))
     for record in fitting:
         tier = canonical_tier(record.values[tier_at])
         if tier is not None:
             tiers[tier] += 1
-        week = formats.row_week(record.values, found.week_source or "")
+        week = formats.row_week(record.values[week_at], found.week_source or "")
         if week is not None:
             weeks[week] += 1
         day = formats.parse_iso(record.values[pub_at])

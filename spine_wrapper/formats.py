@@ -298,22 +298,32 @@ def parse_iso(value: str) -> date | None:
         return None
 
 
-def row_week(values: tuple[str, ...], source: str) -> date | None:
-    """The week a record's own week field gives under `source` (None: invalid or not per row).
+def week_field(source: str, header: Header) -> str:
+    """The raw field a week source reads: weekStartDate, WeekEnding, lastUpdateDate, or the
+    publication field (see publication_field)."""
+    return {
+        WEEK_START_DATE: "week_start",
+        WEEK_ENDING_COLUMN: "week_ending",
+        PREVIOUS_FRIDAY: "last_update_date",
+    }.get(source) or publication_field(header)
+
+
+def row_week(text: str, source: str) -> date | None:
+    """The week a record's own week field (`text`, see week_field) gives under `source`
+    (None: invalid, or a publication-delay week, which is per file: see publication_week).
 
     week_start_date: its Monday + 4 days; week_ending_column: the Friday as given;
-    previous_friday: the last Friday strictly before lastUpdateDate. Publication-delay weeks
-    are per file (see publication_week), never per row.
+    previous_friday: the last Friday strictly before lastUpdateDate.
     """
+    day = parse_iso(text)
+    if day is None:
+        return None
     if source == WEEK_START_DATE:
-        day = parse_iso(values[RAW_FIELDS.index("week_start")])
-        return day + timedelta(days=4) if day is not None and day.weekday() == 0 else None
+        return day + timedelta(days=4) if day.weekday() == 0 else None
     if source == WEEK_ENDING_COLUMN:
-        day = parse_iso(values[RAW_FIELDS.index("week_ending")])
-        return day if day is not None and day.weekday() == 4 else None
+        return day if day.weekday() == 4 else None
     if source == PREVIOUS_FRIDAY:
-        day = parse_iso(values[RAW_FIELDS.index("last_update_date")])
-        return friday_before(day) if day is not None else None
+        return friday_before(day)
     return None
 
 

@@ -115,6 +115,7 @@ def _venues(con: duckdb.DuckDBPyConnection, week: date, tier: str) -> list[Venue
         from main.finra_otc_transparency_venue_share_latest as cur
         left join main.finra_otc_transparency_venue_share_latest as prev
             on prev.tier = cur.tier and prev.mpid = cur.mpid and prev.week_ending = ?
+            and prev.venue_type is not distinct from cur.venue_type
         where cur.week_ending = ? and cur.tier = ?
         order by cur.rank
         """,

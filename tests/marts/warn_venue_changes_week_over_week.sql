@@ -19,9 +19,12 @@ windows as (
 ),
 
 venue_shares as (
+    {#- a venue is (venue_type, mpid): one key, so an MPID in both the ATS and the non-ATS data
+        of a week is two venues -#}
     select
         capture_id,
         mpid,
+        {{ dbt.concat(["coalesce(venue_type, '')", "':'", "mpid"]) }} as venue_key,
         market_share_pct
     from {{ ref('finra_otc_transparency_venue_share') }}
     where
@@ -58,7 +61,8 @@ window_venues as (
         windows.previous_capture_id,
         windows.week_ending,
         windows.tier,
-        venue_shares.mpid
+        venue_shares.mpid,
+        venue_shares.venue_key
     from windows
     inner join venue_shares
         on venue_shares.capture_id in (windows.capture_id, windows.previous_capture_id)
@@ -77,11 +81,11 @@ share_moves as (
     left join venue_shares as current_shares
         on
             window_venues.capture_id = current_shares.capture_id
-            and window_venues.mpid = current_shares.mpid
+            and window_venues.venue_key = current_shares.venue_key
     left join venue_shares as previous_shares
         on
             window_venues.previous_capture_id = previous_shares.capture_id
-            and window_venues.mpid = previous_shares.mpid
+            and window_venues.venue_key = previous_shares.venue_key
     where
         abs(coalesce(current_shares.market_share_pct, 0) - coalesce(previous_shares.market_share_pct, 0))
         > 0.10
