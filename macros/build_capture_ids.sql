@@ -1,8 +1,10 @@
 {#
     The captures this invocation builds, as a validated list of ids: those still `loaded` when
     the invocation started (so the set does not change once the build publishes them), of var
-    `run_id` when given, narrowed by the optional `start`, `end` and `tiers` vars. Models render the list as literals (see
-    `captures_in_build`), so every capture-keyed model and test touches only these captures.
+    `run_id` when given, narrowed by the optional `start`, `end` and `tiers` vars. Models render
+    the list as literals (see `captures_in_build`), so every capture-keyed model and test
+    touches only these captures. `dbt test` without any of those vars tests the published
+    warehouse instead: the latest published capture of every (week, tier) (DOMAIN.md §3).
 #}
 {% macro build_capture_ids() %}
     {%- if not execute -%}
@@ -15,7 +17,23 @@
         {{ return([]) }}
     {%- endif -%}
     {%- set events = source('finra', 'capture_events') -%}
+    {%- set published_warehouse = flags.WHICH == 'test' and v.values() | select('ne', none) | list | length == 0 -%}
     {%- set query -%}
+        {%- if published_warehouse %}
+        select capture_id
+        from (
+            select
+                c.capture_id,
+                row_number() over (
+                    partition by c.week_ending, c.tier order by c.captured_at desc, c.capture_id desc
+                ) as capture_rank
+            from {{ captures }} as c
+            inner join ({{ current_capture_events_sql(events, as_of_run_start=true) }}) as current_events
+                on c.capture_id = current_events.capture_id
+            where current_events.status = 'published'
+        ) as c
+        where capture_rank = 1
+        {%- else %}
         select c.capture_id
         from {{ captures }} as c
         where
@@ -27,6 +45,7 @@
             {% if v.start is not none %}and c.week_ending >= cast('{{ v.start }}' as date){% endif %}
             {% if v.end is not none %}and c.week_ending <= cast('{{ v.end }}' as date){% endif %}
             {% if v.tiers %}and c.tier in ('{{ v.tiers | join("', '") }}'){% endif %}
+        {%- endif %}
         order by c.capture_id
     {%- endset -%}
     {%- set ids = run_query(query).columns[0].values() | list -%}

@@ -5,6 +5,7 @@
         partition_by='capture_id' if target.type == 'spark' else none,
         unique_key='capture_id',
         on_schema_change='append_new_columns',
+        full_refresh=false,
     )
 }}
 
