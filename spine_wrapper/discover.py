@@ -40,18 +40,23 @@ class SourceFile:
     file_format: str = "text"  # text (delimited) or json
     delimiter: str | None = None
     header: formats.Header | None = None
-    field_count: int = 0
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     sha256: str | None = None  # of the (decompressed) bytes, when the whole file was read,
     stamp: tuple[int, int] | None = None  # and the file's (size, mtime_ns) just before
 
     @property
+    def field_count(self) -> int:
+        """Fields of the header (keys of a JSON export's first record); 0 without one."""
+        return self.header.field_count if self.header else 0
+
+    @property
     def identified(self) -> bool:
         return self.tier is not None and self.week_ending is not None
 
 
-def _is_gzip(path: Path) -> bool:
+def is_gzip(path: Path) -> bool:
+    """Whether the file is gzip-compressed, by its magic number (whatever its name)."""
     with path.open("rb") as handle:
         return handle.read(2) == GZIP_MAGIC
 
@@ -114,7 +119,7 @@ def _check_whole_file(path: Path, compressed: bool) -> str:
 def _decode_head(path: Path) -> tuple[str, bool, str | None]:
     """The head of the file as text, whether the file goes on, and what stops it loading."""
     try:
-        compressed = _is_gzip(path)
+        compressed = is_gzip(path)
         head, more = _read_head(path, compressed)
     except PermissionError:
         raise _Unreadable("cannot be read: permission denied") from None
@@ -187,7 +192,7 @@ def identify(path: Path, whole_file: bool = True, week_rule: str = PUBLICATION_D
     if whole_file and more and found.layout and not (encoding_error or line_error or content_error):
         try:  # only for FINRA files: a big file of anything else is not read to its end
             stat = path.stat()
-            found.sha256 = _check_whole_file(path, compressed=_is_gzip(path))
+            found.sha256 = _check_whole_file(path, compressed=is_gzip(path))
             found.stamp = (stat.st_size, stat.st_mtime_ns)
         except _Unreadable as exc:
             encoding_error = str(exc)
@@ -258,7 +263,6 @@ def _identify_json(found: SourceFile, text: str, more: bool, week_rule: str) -> 
                         f"is JSON but not a FINRA export (its first record's keys are"
                         f" {', '.join(header.names[:6])}){hint}"
                     )
-                found.field_count = header.field_count
             records.append(formats.json_record(line_number, source, value, header))
             if len(records) == SNIFF_ROWS:
                 break
@@ -277,7 +281,6 @@ def _identify_json(found: SourceFile, text: str, more: bool, week_rule: str) -> 
 def _take_header(found: SourceFile, header: formats.Header, week_rule: str) -> str | None:
     """Record the header's layout, columns and week source; the header's error, if any."""
     found.header = header
-    found.field_count = header.field_count
     if header.layout is None:
         return (
             f"has no FINRA header (line 1 is {formats.DELIMITERS.get(found.delimiter or '|', '')}"

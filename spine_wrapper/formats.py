@@ -58,6 +58,9 @@ KNOWN_HEADERS = {name.lower() for names in FIELD_HEADERS.values() for name in na
 DELIMITERS = {"|": "pipes", ",": "commas", "\t": "tabs", "\x01": "control-A"}
 OTHER_DELIMITERS = {";": "semicolons"}
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# A data line of nothing but these is blank: skipped, though it keeps its line number. The
+# loader's DuckDB path (load._SPLIT_BATCH) uses the same characters.
+BLANK_CHARACTERS = " \t\f\r"
 
 # How a capture's week was found (DOMAIN.md §1.3), recorded on every capture.
 WEEK_START_DATE = "week_start_date"
@@ -208,7 +211,7 @@ def text_records(lines: list[str], header: Header, delimiter: str) -> Iterator[R
     positions = [header.columns.get(field) for field in RAW_FIELDS]
     for index in range(1, len(lines)):
         line = lines[index]
-        if not line.strip():
+        if not line.strip(BLANK_CHARACTERS):
             continue
         fields = parse_line(line, delimiter)
         count = len(fields)

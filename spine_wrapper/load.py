@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from . import formats
-from .discover import SourceFile
+from .discover import SourceFile, is_gzip
 from .formats import RAW_FIELDS
 from .tiers import publication_delay_weeks
 
@@ -80,8 +80,7 @@ class Parsed:
 def read_bytes(path: Path) -> tuple[bytes, bool]:
     """The file's bytes, gunzipped when it is gzip (by its magic number, as discovery reads
     it), and whether it was."""
-    with path.open("rb") as handle:
-        compressed = handle.read(2) == b"\x1f\x8b"
+    compressed = is_gzip(path)
     opener = gzip.open if compressed else open
     with opener(path, "rb") as handle:
         return handle.read(), compressed
@@ -370,7 +369,7 @@ cleaned as (
 split as (
     select *, string_split(raw_line, delimiter) as fields
     from cleaned
-    where line_number > 1 and not regexp_full_match(raw_line, '[ \t\f\r]*')
+    where line_number > 1 and not regexp_full_match(raw_line, '[{formats.BLANK_CHARACTERS}]*')
 )
 select
     capture_id,
