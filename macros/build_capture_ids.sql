@@ -50,7 +50,7 @@
     {%- endset -%}
     {%- set ids = run_query(query).columns[0].values() | list -%}
     {%- for capture_id in ids -%}
-        {%- if not modules.re.fullmatch('(NMS_TIER_1|NMS_TIER_2|OTC):[0-9]{4}-[0-9]{2}-[0-9]{2}:[0-9]{8}T[0-9]{12}Z', capture_id) -%}
+        {%- if not modules.re.fullmatch(capture_id_pattern(), capture_id) -%}
             {{ exceptions.raise_compiler_error("raw.captures holds a malformed capture id: " ~ capture_id) }}
         {%- endif -%}
     {%- endfor -%}
@@ -63,10 +63,11 @@
     weeks: a date range lets the engine skip the row groups of other weeks, which a list of
     capture ids cannot (DuckDB keeps only an 8-character prefix of strings as min/max, and
     every id starts with its tier). Rows without a week (raw rows landed before the loader
-    recorded it) are always read.
+    recorded it) are always read. `ids` narrows it to some of those captures (the end of a
+    build replays a failed test capture by capture, see record_build_outcome).
 -#}
-{% macro captures_in_build(column='capture_id', week_column=none) %}
-    {%- set ids = build_capture_ids() -%}
+{% macro captures_in_build(column='capture_id', week_column=none, ids=none) %}
+    {%- set ids = build_capture_ids() if ids is none else ids -%}
     {%- if ids -%}
         {{ column }} in ('{{ ids | join("', '") }}')
         {%- if week_column -%}
@@ -85,12 +86,12 @@
     A boolean SQL expression: the row's (week_ending, tier) is one a capture being built is for.
     One IN list over a `tier:week` key (a hash lookup per row) plus the range of the weeks, which
     lets the engine skip row groups outside it; an OR of (tier, week) pairs would be evaluated
-    pair by pair on every row.
+    pair by pair on every row. `ids` as in captures_in_build.
 -#}
-{% macro weeks_in_build(week_column='week_ending', tier_column='tier') %}
+{% macro weeks_in_build(week_column='week_ending', tier_column='tier', ids=none) %}
     {%- set keys = [] -%}
     {%- set weeks = [] -%}
-    {%- for capture_id in build_capture_ids() -%}
+    {%- for capture_id in (build_capture_ids() if ids is none else ids) -%}
         {%- set parts = capture_id.split(':') -%}
         {%- do keys.append(parts[0] ~ ':' ~ parts[1]) -%}
         {%- do weeks.append(parts[1]) -%}

@@ -23,5 +23,16 @@
             {{ exceptions.raise_compiler_error("var tiers: " ~ (tier | string) ~ " is not a canonical tier (NMS_TIER_1, NMS_TIER_2, OTC)") }}
         {%- endif -%}
     {%- endfor -%}
+    {%- set calc_versions = var('calc_versions', {}) or {} -%}
+    {%- if calc_versions is not mapping -%}
+        {{ exceptions.raise_compiler_error("var calc_versions must be a map of calc name to version, e.g. {\"liquidity_score\": \"v1\"}; got " ~ (calc_versions | string)) }}
+    {%- endif -%}
+    {%- for name, versions in calc_versions.items() -%}
+        {%- for version in ([versions] if versions is string else versions) -%}
+            {%- if not modules.re.fullmatch('v[0-9]+', version | string) -%}
+                {{ exceptions.raise_compiler_error("var calc_versions: " ~ (name | string) ~ " " ~ (version | string) ~ " is not a version (v<N>)") }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
     {{ return({'run_id': run_id, 'start': start, 'end': end, 'tiers': tiers}) }}
 {% endmacro %}

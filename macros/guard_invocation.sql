@@ -13,11 +13,8 @@
         {{ return('') }}
     {%- endif -%}
     {%- set capture_keyed = [] -%}
-    {%- for unique_id in selected_resources -%}
-        {%- set node = graph.nodes.get(unique_id) -%}
-        {%- if node and node.resource_type == 'model' and node.config.materialized in ['incremental', 'table'] and 'capture_id' in node.columns -%}
-            {%- do capture_keyed.append(node.name) -%}
-        {%- endif -%}
+    {%- for node in capture_keyed_models() if node.unique_id in selected_resources -%}
+        {%- do capture_keyed.append(node.name) -%}
     {%- endfor -%}
     {%- if not capture_keyed -%}
         {{ return('') }}
@@ -35,7 +32,8 @@
             "the vars select no capture to build (run_id=" ~ v.run_id ~ ", start=" ~ v.start
             ~ ", end=" ~ v.end ~ ", tiers=" ~ v.tiers ~ "): a build covers captures still `loaded`,"
             ~ " and none matches. Nothing was changed. Load files first (`spine-dbt load` prints the"
-            ~ " `dbt build` command for them), or run `spine-dbt backfill`; `spine-dbt captures"
+            ~ " `dbt build` command for them), or run `spine-dbt backfill` (it loads again the weeks"
+            ~ " whose captures failed, e.g. after a fix, which `dbt retry` cannot do); `spine-dbt captures"
             ~ " --week <Friday>` shows a week's captures and their status."
         ) }}
     {%- endif -%}

@@ -2,10 +2,9 @@
     on-run-end of every `dbt build` (and `dbt test`):
     - records every data test's outcome in raw.test_results (status, failing-row count, and up
       to 20 failing rows as JSON for tests that warned or failed), for `spine-dbt quality`;
-    - gives every capture of the build that is still `loaded` (its publication gate did not
-      run) a `failed` event naming the nodes that failed, so it is never mistaken for pending
-      work; when nothing failed, the captures the gate left unpublished because they have no
-      accepted row get a `failed` event saying so. Other commands leave statuses alone.
+    - under `dbt build`, decides per capture what the publication gate could not (DOMAIN.md §3,
+      "Publishing is decided per capture"); see `capture_outcomes`.
+    Other commands leave statuses alone.
 #}
 {% macro record_build_outcome(results) %}
     {%- if not execute or flags.WHICH not in ['build', 'test'] -%}
@@ -13,14 +12,8 @@
     {%- endif -%}
     {%- set statements = [] -%}
     {%- set test_rows = [] -%}
-    {%- set failed_nodes = [] -%}
-    {%- for result in results -%}
-        {%- if result.status in ['error', 'fail', 'runtime error'] -%}
-            {%- do failed_nodes.append(result.node.name) -%}
-        {%- endif -%}
-        {%- if result.node.resource_type == 'test' -%}
-            {%- do test_rows.append(test_result_values(result)) -%}
-        {%- endif -%}
+    {%- for result in results if result.node.resource_type == 'test' -%}
+        {%- do test_rows.append(test_result_values(result)) -%}
     {%- endfor -%}
     {%- if test_rows -%}
         {%- set insert_results -%}
@@ -31,40 +24,164 @@
         {%- endset -%}
         {%- do statements.append(insert_results) -%}
     {%- endif -%}
-    {#- the row counts the publication gate reads (looked up in the graph: a ref() in a hook
-        would make it a dependency of every node) -#}
-    {%- set counted = namespace(relation=none) -%}
-    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name == 'int_capture_rows_counted' -%}
-        {%- set counted.relation = adapter.get_relation(node.database, node.schema, node.alias) -%}
-    {%- endfor -%}
-    {%- set gate_ran = counted.relation is not none -%}
-    {%- if flags.WHICH == 'build' and (failed_nodes or gate_ran) -%}
-        {%- if failed_nodes -%}
-            {%- set detail = 'failed: ' ~ (failed_nodes | sort | join(', ')) -%}
-        {%- else -%}
-            {%- set detail = 'no accepted row: every data line is a reject or a FINRA total (see finra_otc_transparency_rejects)' -%}
-        {%- endif -%}
-        {%- set events = source('finra', 'capture_events') -%}
-        {%- set mark_failed -%}
-            insert into {{ events }} (capture_id, run_id, status, event_at, detail)
-            select capture_id, run_id, 'failed', {{ utc_now() }}, {{ string_literal(detail[:4000]) }}
-            from {{ source('finra', 'captures') }}
-            where
-                {{ captures_in_build() }}
-                and capture_id in (
-                    select capture_id from ({{ current_capture_events_sql(events) }}) as current_events
-                    where status = 'loaded'
-                )
-                {%- if not failed_nodes %}
-                and capture_id in (
-                    select capture_id from {{ counted.relation }}
-                    where {{ captures_in_build() }} and rows_accepted = 0
-                )
-                {%- endif %}
-        {%- endset -%}
-        {%- do statements.append(mark_failed) -%}
+    {%- if flags.WHICH == 'build' and build_capture_ids() -%}
+        {%- do statements.extend(capture_outcomes(results)) -%}
     {%- endif -%}
     {{ return(hook_statements(statements)) }}
+{% endmacro %}
+
+{#-
+    The status events the end of a build appends, as SQL statements:
+    - a failed error-severity test whose failing rows can be traced to captures fails exactly
+      those captures, and the captures of this build whose windows read them; the others stay
+      `loaded` when dbt skipped the nodes after the failure (re-running the same `dbt build`
+      publishes them; `spine-dbt backfill` does it by itself);
+    - a failure that cannot be traced (a model's error, a test that errored) fails every
+      capture of the build still `loaded`: none of them was completely built;
+    - a gate that refused an incomplete selection fails nothing (the captures stay `loaded`);
+    - after a gate that ran, a capture it left out (no accepted row, or no rows in a mart that
+      serves published data) is failed with the reason.
+-#}
+{% macro capture_outcomes(results) %}
+    {%- set statements = [] -%}
+    {%- set events = source('finra', 'capture_events') -%}
+    {%- set build_ids = build_capture_ids() -%}
+    {%- set traced = {} -%}
+    {%- set untraced = [] -%}
+    {%- set gate = namespace(status=none) -%}
+    {%- for result in results -%}
+        {%- if result.node.name == 'int_captures_published' -%}
+            {%- set gate.status = 'refused' if result.status == 'error' and 'not published:' in (result.message or '') else result.status -%}
+        {%- endif -%}
+        {%- if result.status in ['error', 'fail', 'runtime error'] and not (result.node.name == 'int_captures_published' and gate.status == 'refused') -%}
+            {%- set failing = failing_capture_ids(result.node, build_ids) if result.status == 'fail' and result.node.resource_type == 'test' else none -%}
+            {%- if failing is none -%}
+                {%- do untraced.append(result.node.name) -%}
+            {%- else -%}
+                {%- for capture_id in failing -%}
+                    {%- do traced.setdefault(capture_id, []).append(result.node.name) -%}
+                {%- endfor -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set not_failed_yet -%}
+        capture_id in (
+            select capture_id from ({{ current_capture_events_sql(events) }}) as current_events
+            where status in ('loaded', 'published')
+        )
+    {%- endset -%}
+    {%- for capture_id, tests in traced.items() -%}
+        {%- do statements.append(append_capture_events(
+            'failed', 'failed: ' ~ (tests | unique | sort | join(', ')), capture_id_in([capture_id]) ~ ' and ' ~ not_failed_yet
+        )) -%}
+    {%- endfor -%}
+    {%- set readers = window_readers(traced.keys() | list, build_ids) -%}
+    {%- for capture_id, inputs in readers.items() -%}
+        {%- do statements.append(append_capture_events(
+            'failed', 'failed: its 6-week window reads ' ~ (inputs | sort | join(', ')) ~ ', which failed',
+            capture_id_in([capture_id]) ~ ' and ' ~ not_failed_yet
+        )) -%}
+    {%- endfor -%}
+    {%- if untraced -%}
+        {%- do statements.append(append_capture_events(
+            'failed', 'failed: ' ~ (untraced | sort | join(', ')),
+            captures_in_build() ~ " and capture_id in (select capture_id from (" ~ current_capture_events_sql(events) ~ ") as current_events where status = 'loaded')"
+        )) -%}
+    {%- elif gate.status == 'success' -%}
+        {%- do statements.extend(unpublished_after_gate(build_ids)) -%}
+    {%- endif -%}
+    {%- set failed_now = (traced.keys() | list) + (readers.keys() | list) -%}
+    {%- if traced and not untraced and gate.status != 'success' -%}
+        {%- set waiting = build_ids | reject('in', failed_now) | list -%}
+        {{ log(
+            "spine-dbt: " ~ (failed_now | length) ~ " capture(s) failed (" ~ (failed_now | sort | first) ~ (", ..." if failed_now | length > 1 else "")
+            ~ "); dbt skipped what followed the failure, so the other " ~ (waiting | length) ~ " capture(s) of this build are not"
+            ~ " published yet and stay `loaded`: run the same command again to build and publish them: " ~ rebuild_command(),
+            info=true
+        ) }}
+    {%- elif gate.status == 'refused' -%}
+        {{ log("spine-dbt: nothing was published; the captures of this build stay `loaded` (see int_captures_published's error)", info=true) }}
+    {%- endif -%}
+    {{ return(statements) }}
+{% endmacro %}
+
+{#-
+    The captures among `build_ids` a failed test's rows belong to, or none when they cannot be
+    told: from the rows' capture_id column when they have one, else by running the test again
+    for one capture at a time (its where-filter, rendered by captures_in_build or
+    weeks_in_build, narrowed to that capture).
+-#}
+{% macro failing_capture_ids(node, build_ids) %}
+    {%- set sql = node.compiled_code -%}
+    {%- if not sql -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set columns = get_columns_in_query(sql) | map('lower') | list -%}
+    {%- if 'capture_id' in columns -%}
+        {%- set found = run_query('select distinct capture_id from (' ~ sql ~ ') as failing_rows').columns[0].values() -%}
+        {%- set ids = found | select('in', build_ids) | list -%}
+        {{ return(ids if ids else none) }}
+    {%- endif -%}
+    {%- set filters = [] -%}
+    {%- for week_column in ['week_ending', 'capture_week_ending', none] -%}
+        {%- do filters.append((captures_in_build(week_column=week_column), week_column, 'captures')) -%}
+    {%- endfor -%}
+    {%- do filters.append((weeks_in_build(), none, 'weeks')) -%}
+    {%- for filter, week_column, kind in filters if filter in sql -%}
+        {%- set ids = [] -%}
+        {%- for capture_id in build_ids -%}
+            {%- set narrowed = captures_in_build(week_column=week_column, ids=[capture_id]) if kind == 'captures' else weeks_in_build(ids=[capture_id]) -%}
+            {%- if run_query('select 1 from (' ~ (sql | replace(filter, narrowed)) ~ ') as failing_rows limit 1').rows | length -%}
+                {%- do ids.append(capture_id) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {{ return(ids if ids else none) }}
+    {%- endfor -%}
+    {{ return(none) }}
+{% endmacro %}
+
+{#- {capture id: [failed capture ids its window reads]} over the other captures of `build_ids`. -#}
+{% macro window_readers(failed_ids, build_ids) %}
+    {%- set readers = {} -%}
+    {%- set windows = spine_model_relation('int_capture_windows_resolved') -%}
+    {%- if failed_ids and windows is not none -%}
+        {%- set query -%}
+            select distinct capture_id, input_capture_id
+            from {{ windows }}
+            where
+                {{ capture_id_in(build_ids) }}
+                and {{ capture_id_in(failed_ids, 'input_capture_id') }}
+                and not {{ capture_id_in(failed_ids) }}
+        {%- endset -%}
+        {%- for row in run_query(query).rows -%}
+            {%- do readers.setdefault(row[0], []).append(row[1]) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(readers) }}
+{% endmacro %}
+
+{#- After a gate that ran: fail the captures of the build it did not publish, saying why. -#}
+{% macro unpublished_after_gate(build_ids) %}
+    {%- set events = source('finra', 'capture_events') -%}
+    {%- set counted = spine_model_relation('int_capture_rows_counted') -%}
+    {%- set still_loaded -%}
+        {{ captures_in_build() }}
+        and capture_id in (
+            select capture_id from ({{ current_capture_events_sql(events) }}) as current_events
+            where status = 'loaded'
+        )
+    {%- endset -%}
+    {%- set without_rows = "capture_id in (select capture_id from " ~ counted ~ " where " ~ captures_in_build() ~ " and rows_accepted = 0)" -%}
+    {{ return([
+        append_capture_events(
+            'failed', 'no accepted row: every data line is a reject or a FINRA total (see finra_otc_transparency_rejects)',
+            still_loaded ~ ' and ' ~ without_rows
+        ),
+        append_capture_events(
+            'failed', 'incomplete: a mart that serves published data has no row for it (published ⇒ complete)',
+            still_loaded ~ ' and not ' ~ without_rows
+        ),
+    ]) }}
 {% endmacro %}
 
 {#- One VALUES tuple for raw.test_results; failing rows are re-selected (20 at most). -#}

@@ -1,17 +1,15 @@
 {#
-    Post-hook of int_captures_published: appends one `published` event per capture it holds,
-    only under `dbt build` (the only command that runs the tests that gate publishing).
+    Post-hook of the publication gate (int_captures_published): appends one `published` event
+    per capture it holds, only under `dbt build` (the only command that runs the tests that
+    gate publishing).
 #}
 {% macro record_publication(relation) %}
     {%- if flags.WHICH == 'build' -%}
-        insert into {{ source('finra', 'capture_events') }} (capture_id, run_id, status, event_at, detail)
-        select
-            capture_id,
-            run_id,
+        {{ append_capture_events(
             'published',
-            published_at,
-            'dbt build passed every error-severity test'
-        from {{ relation }}
+            'dbt build built every capture-keyed model for it and every error-severity test passed',
+            'capture_id in (select capture_id from ' ~ relation ~ ')'
+        ) }}
     {%- else -%}
         select 1 as nothing_published_outside_dbt_build
     {%- endif -%}

@@ -95,11 +95,14 @@ def plan(
     published: dict[tuple[date, str], ledger.PublishedCapture] = {}
     statuses: dict[tuple[date, str], str] = {}
     fingerprints: dict[str, tuple[int, int, str]] = {}
+    incomplete: dict[str, list[str]] = {}
     if exists(db_path):
         with connect(db_path, read_only=True) as con:
             published = ledger.latest_published(con, start, end, tiers)
             statuses = ledger.newest_status(con, start, end, tiers)
             fingerprints = ledger.file_fingerprints(con)
+            ids = [latest.capture_id for latest in published.values()]
+            incomplete = ledger.missing_mart_rows(con, ids, start, end)
 
     def known_digest(path: Path) -> str | None:
         known = fingerprints.get(str(path))
@@ -132,6 +135,7 @@ def plan(
                 force,
                 reloading[tier],
                 known_digest,
+                incomplete,
             )
             if partition.action in TO_LOAD:
                 reloading[tier].append(week)
@@ -163,6 +167,7 @@ def _decide(
     force: bool,
     reloading: list[date],
     known_digest: Callable[[Path], str | None],
+    incomplete: dict[str, list[str]],
 ) -> Partition:
     if not candidates:
         return Partition(week, tier, MISSING, detail="no file for this week and tier")
@@ -178,6 +183,9 @@ def _decide(
         return Partition(week, tier, FAILED_EARLIER if failed else NEW, source)
     if force:
         return Partition(week, tier, NEW, source, detail="--force")
+    if latest.capture_id in incomplete:
+        missing = ", ".join(incomplete[latest.capture_id])
+        return Partition(week, tier, REVISED, source, detail=f"latest has no rows in {missing}")
     sha = known_digest(source.path) or _digest(source)
     if sha != latest.file_sha256:
         return Partition(
@@ -333,22 +341,9 @@ def backfill(
         if run_id is None:
             continue
         result.run_id = run_id
-        if any(p.status == "loaded" for p in chunk):  # else every file failed as it loaded
-            say(f"dbt build of {to_load} captures (run {run_id})")
-            outcome = build(
-                db_path,
-                run_id,
-                chunk_weeks_list[0],
-                chunk_weeks_list[-1],
-                tiers,
-                calc_versions,
-                progress.on_event if progress else None,
-            )
-            result.failed_nodes += outcome.failed
-            result.warned_nodes += outcome.warned
-            if outcome.exception:
-                result.dbt_error = outcome.exception
-            collect(db_path, result)
+        build_chunk(
+            db_path, result, chunk, run_id, chunk_weeks_list, tiers, calc_versions, progress
+        )
         published = sorted({str(p.week_ending) for p in chunk if p.status == "published"})
         say(
             f"published {len(published)} weeks" + (f": {', '.join(published)}" if published else "")
@@ -362,6 +357,57 @@ def backfill(
     return result
 
 
+def build_chunk(
+    db_path: Path,
+    result: BackfillResult,
+    chunk: list[Partition],
+    run_id: str,
+    weeks: list[date],
+    tiers: list[str],
+    calc_versions: dict[str, str],
+    progress: Progress | None = None,
+) -> None:
+    """Build a loaded chunk until every capture is decided: dbt fails the captures whose tests
+    failed and skips the rest after them, so the rest is built again while that makes
+    progress; what is still `loaded` at the end is failed (a run never leaves one behind)."""
+    say = progress.stage if progress else (lambda message: None)
+    waiting = [p for p in chunk if p.status == "loaded"]  # else every file failed to load
+    while waiting:
+        say(f"dbt build of {len(waiting)} captures (run {run_id})")
+        outcome = build(
+            db_path,
+            run_id,
+            weeks[0],
+            weeks[-1],
+            tiers,
+            calc_versions,
+            progress.on_event if progress else None,
+        )
+        result.failed_nodes += outcome.failed
+        result.warned_nodes += outcome.warned
+        if outcome.exception:
+            result.dbt_error = outcome.exception
+        collect(db_path, result)
+        still = [p for p in chunk if p.status == "loaded"]
+        if outcome.exception or len(still) in (0, len(waiting)):
+            break
+        waiting = still
+    unfinished = [p.capture_id for p in chunk if p.status == "loaded" and p.capture_id]
+    if unfinished:
+        fail_unfinished(db_path, unfinished, result.dbt_error)
+        collect(db_path, result)
+
+
+def fail_unfinished(db_path: Path, capture_ids: list[str], dbt_error: str | None) -> None:
+    """Give the captures a run could not finish (dbt stopped before deciding them) a `failed`
+    event, so that none is left `loaded`."""
+    reason = (dbt_error or "dbt build ended without publishing it").splitlines()[0][:300]
+    with connect(db_path) as con:
+        ledger.append_events(
+            con, capture_ids, "failed", f"not published: {reason}", datetime.now(UTC)
+        )
+
+
 def clean_orphans(db_path: Path) -> list[str]:
     """Mark failed every capture still `loaded` whose run was interrupted (the caller holds the
     warehouse lock, so no run of ours is in progress). Returns their ids."""
@@ -372,8 +418,10 @@ def clean_orphans(db_path: Path) -> list[str]:
 
 
 def rollback(db_path: Path, capture_ids: list[str], detail: str) -> dbt.DbtOutcome:
-    """Remove captures' rows from every capture-keyed model in one transaction (dbt macro
-    `rollback_captures`), then take a capture-history snapshot so the change is recorded."""
+    """Roll back `capture_ids` and the later captures whose windows read them (the dbt macro
+    `rollback_captures` finds those, as it does when run by hand), removing their rows from
+    every capture-keyed model in one transaction; then take a capture-history snapshot so the
+    change is recorded now."""
     outcome = dbt.invoke(
         "run-operation rollback_captures",
         db_path,
@@ -381,4 +429,9 @@ def rollback(db_path: Path, capture_ids: list[str], detail: str) -> dbt.DbtOutco
     )
     if not outcome.success or current_target().name == "spark":
         return outcome  # no snapshot on Spark (dbt_project.yml): the events log records it
+    # The snapshot reads the view int_captures_latest: replace it first, so that a warehouse
+    # last built by an earlier release is snapshotted with today's columns (`latest_since`).
+    refreshed = dbt.invoke("run", db_path, extra_args=["--select", "int_captures_latest"])
+    if not refreshed.success:
+        return refreshed
     return dbt.invoke("snapshot", db_path)

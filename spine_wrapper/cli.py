@@ -6,7 +6,8 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,14 +15,14 @@ from typing import Any
 import click
 
 from . import backfill as backfill_lib
-from . import ledger, options, report
-from .cli_analyst import docs_command, report_command
+from . import dbt, ledger, options, report
+from .cli_analyst import DatabaseBusy, docs_command, report_command
 from .export import FORMATS, PUBLIC_TABLES
 from .export import export as export_tables
 from .generate import LAYOUTS, generate
 from .paths import PROJECT_DIR
 from .progress import Progress
-from .warehouse import WarehouseBusy, connect, current_target, exists, locked
+from .warehouse import WarehouseBusy, connect, current_target, exists, lock_timeout, locked
 from .weeks import fridays, fridays_ending, parse_date
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -30,7 +31,22 @@ DEMO_WEEKS = 10
 DEMO_TIERS = ["NMS_TIER_1", "NMS_TIER_2", "OTC"]
 
 
-@click.group(context_settings=CONTEXT)
+class SpineGroup(click.Group):
+    """The command group: a warehouse another process holds (WarehouseBusy, from any
+    command) is reported as one line with exit 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            lock_timeout()
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        try:
+            return super().invoke(ctx)
+        except WarehouseBusy as exc:
+            raise DatabaseBusy(str(exc)) from None
+
+
+@click.group(cls=SpineGroup, context_settings=CONTEXT)
 @click.version_option(package_name="spine-dbt")
 def main() -> None:
     """Backfill FINRA OTC Transparency weekly files into trusted, capture-keyed dbt marts.
@@ -174,7 +190,7 @@ def backfill(
                 chunk_weeks=chunk_weeks,
             )
     except WarehouseBusy as exc:
-        raise click.ClickException(str(exc)) from None
+        raise DatabaseBusy(str(exc)) from None
     click.echo(report.backfill_summary(result))
     if json_path:
         payload = report.run_report(result, {"total": round(time.monotonic() - started, 3)})
@@ -301,7 +317,7 @@ def load(
             )
             run_id = backfill_lib.load(db_path, partitions, calc_versions)
     except WarehouseBusy as exc:
-        raise click.ClickException(str(exc)) from None
+        raise DatabaseBusy(str(exc)) from None
     for p in partitions:
         click.echo(
             f"{p.week_ending}  {p.tier:<10}  {p.action:<14}  {p.capture_id or ''}  {p.detail}"
@@ -348,7 +364,8 @@ def status(
     """Completeness matrix of a range: weeks as rows, tiers as columns. Exit 1 on gaps.
 
     ✓n published (n captures so far), ✗ failed, · missing, ~ stale (its window read a
-    capture that is no longer the latest), … loaded but not built.
+    capture that is no longer the latest), … loaded but not built, ! published but its rows
+    are missing from a mart (published ⇒ complete does not hold: roll it back and backfill).
 
     \b
     Example:
@@ -430,11 +447,17 @@ def captures(week: str, tier_values: tuple[str, ...], db: Path | None, as_json: 
     )
 
 
-def _read_only(db_path: Path) -> Any:
-    try:
-        return connect(db_path, read_only=True)
-    except FileNotFoundError as exc:
-        raise click.ClickException(str(exc)) from None
+@contextmanager
+def _read_only(db_path: Path) -> Iterator[Any]:
+    """A read-only connection; no warehouse or a busy one is a one-line error, not a traceback."""
+    with ExitStack() as stack:
+        try:
+            con = stack.enter_context(connect(db_path, read_only=True))
+        except FileNotFoundError as exc:
+            raise click.ClickException(str(exc)) from None
+        except WarehouseBusy as exc:
+            raise DatabaseBusy(str(exc)) from None
+        yield con
 
 
 @main.command(context_settings=CONTEXT)
@@ -450,7 +473,8 @@ def rollback(
     """Remove captures from every capture-keyed model; the previous capture is latest again.
 
     Later captures whose 6-week windows read a rolled-back capture are rolled back too
-    (listed before you confirm). The capture history snapshot records the change.
+    (listed before you confirm), as by `dbt run-operation rollback_captures` run by hand.
+    The capture history snapshot records the change.
 
     \b
     Example:
@@ -482,9 +506,10 @@ def rollback(
             if not yes:
                 click.confirm("proceed?", abort=True)
             detail = f"rolled back ({'run ' + run_id if run_id else 'by capture id'})"
-            outcome = backfill_lib.rollback(db_path, chosen + dependents, detail)
+            # The macro finds the dependents itself (the same query as the preview above).
+            outcome = backfill_lib.rollback(db_path, chosen, detail)
     except WarehouseBusy as exc:
-        raise click.ClickException(str(exc)) from None
+        raise DatabaseBusy(str(exc)) from None
     if not outcome.success:
         raise click.ClickException(f"rollback failed: {outcome.exception}")
     weeks = sorted({capture_id.split(":")[1] for capture_id in chosen + dependents})
@@ -502,22 +527,40 @@ def rollback(
 
 
 @main.command(context_settings=CONTEXT)
-@click.option("--capture-id", required=True, help="Capture A.")
-@click.option("--against", required=True, help="Capture B.")
+@click.option("--capture-id", help="Capture A.")
+@click.option("--against", help="Capture B.")
+@click.option(
+    "--published",
+    is_flag=True,
+    help="Instead: run every invariant (dbt test) over the published warehouse.",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @options.db_option
 @options.target_options
-def verify(capture_id: str, against: str, limit: int, db: Path | None) -> None:
+def verify(
+    capture_id: str | None, against: str | None, published: bool, limit: int, db: Path | None
+) -> None:
     """Determinism check: every mart row of two captures, ids and timestamps excluded.
 
-    Prints the first differences per table and exits 1 if there are any.
+    Prints the first differences per table and exits 1 if there are any. With --published,
+    runs the error-severity tests over the latest published capture of every (week, tier)
+    (what `dbt test` without vars does), published ⇒ complete included; exit 1 if any fails.
 
     \b
-    Example:
+    Examples:
       spine-dbt verify --capture-id OTC:2025-12-26:20261124T071828317712Z \\
           --against OTC:2025-12-26:20261125T090000000000Z
+      spine-dbt verify --published
     """
-    with _read_only(options.database(db)) as con:
+    db_path = options.database(db)
+    if published:
+        if capture_id or against:
+            raise click.UsageError("--published takes no --capture-id / --against")
+        _verify_published(db_path)
+        return
+    if not capture_id or not against:
+        raise click.UsageError("give --capture-id and --against, or --published")
+    with _read_only(db_path) as con:
         unknown = ledger.capture_exists(con, [capture_id, against])
         if unknown:
             raise click.BadParameter(f"unknown capture ids: {', '.join(unknown)}")
@@ -528,6 +571,23 @@ def verify(capture_id: str, against: str, limit: int, db: Path | None) -> None:
     for table, side, row in differences:
         click.echo(f"{table}  {side}: {row}")
     sys.exit(1)
+
+
+def _verify_published(db_path: Path) -> None:
+    """`dbt test` over the published warehouse; exit 1 when an error-severity test fails."""
+    if not exists(db_path):
+        raise click.ClickException(f"no warehouse at {db_path}: run `spine-dbt backfill` first")
+    with locked(db_path):  # the outcome is recorded in raw.test_results
+        outcome = dbt.invoke("test", db_path, extra_args=["--exclude-resource-type", "unit_test"])
+    if outcome.exception:
+        raise click.ClickException(f"dbt test failed to run: {outcome.exception}")
+    tests = [node for node in outcome.nodes if node.resource_type == "test"]
+    for node in outcome.failed + outcome.warned:
+        click.echo(f"{node.status}  {node.name}: {node.failures} rows")
+    if outcome.failed:
+        click.echo(f"{len(outcome.failed)} of {len(tests)} invariants fail on published data")
+        sys.exit(1)
+    click.echo(f"every invariant holds on the published warehouse ({len(tests)} tests)")
 
 
 @main.command(context_settings=CONTEXT)
@@ -631,7 +691,7 @@ def export(
         with locked(db_path, wait=wait):
             written = export_tables(db_path, out.resolve(), fmt, first, last, tiers)
     except WarehouseBusy as exc:
-        raise click.ClickException(str(exc)) from None
+        raise DatabaseBusy(str(exc)) from None
     for table in PUBLIC_TABLES:
         click.echo(f"{written[table]:>9} rows  {out / f'{table}.{fmt}'}")
 
@@ -726,7 +786,7 @@ def demo(out: Path, db: Path | None) -> None:
                 click.echo(report.backfill_summary(result))
                 results.append(result)
     except WarehouseBusy as exc:
-        raise click.ClickException(str(exc)) from None
+        raise DatabaseBusy(str(exc)) from None
     click.echo(
         f"\nthe marts are in {db_path} (schema main), e.g. "
         "select * from main.finra_otc_transparency_venue_share_latest;"

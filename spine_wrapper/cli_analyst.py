@@ -1,7 +1,8 @@
 """Click commands of the analyst's view: the dbt docs lineage site and the weekly HTML report.
 
 Registered on the `spine-dbt` group by cli.py. The functions are named `*_command` so that
-importing them never shadows cli.py's `report` module.
+importing them never shadows cli.py's `report` module. DatabaseBusy (here so that both modules
+can raise it) is how every command reports a busy warehouse.
 """
 
 from __future__ import annotations
@@ -15,6 +16,13 @@ from . import html_report, options, site
 from .warehouse import WarehouseBusy, locked
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class DatabaseBusy(click.ClickException):
+    """WarehouseBusy as the CLI reports it: its one-line message and exit 2 (an environment
+    error, like a usage error), never a traceback."""
+
+    exit_code = 2
 
 
 @click.command("docs", context_settings=CONTEXT)
@@ -76,7 +84,9 @@ def docs_command(
         try:
             with locked(db_path, wait=wait):
                 page = site.generate(db_path, target, static=static)
-        except (WarehouseBusy, site.SiteError) as exc:
+        except WarehouseBusy as exc:
+            raise DatabaseBusy(str(exc)) from None
+        except site.SiteError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"wrote {target / 'index.html'} (with manifest.json and catalog.json)")
         if static:
@@ -154,6 +164,8 @@ def report_command(
         )
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from None
+    except WarehouseBusy as exc:
+        raise DatabaseBusy(str(exc)) from None
     if not result.sections:
         click.echo(
             f"no published capture of {day} for {', '.join(tiers)}; nothing written"

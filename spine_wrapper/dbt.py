@@ -13,7 +13,7 @@ from typing import Any
 
 from . import engines
 from .paths import PROJECT_DIR
-from .warehouse import current_target
+from .warehouse import LockWait, current_target, lock_holder
 
 ERROR_STATUSES = {"error", "fail", "runtime error"}
 
@@ -134,6 +134,32 @@ def _release_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
+@contextmanager
+def _quiet_lock_errors() -> Any:
+    """Keep DuckDB's lock conflict (and dbt's traceback of it) off dbt's console output:
+    `invoke` retries it and then raises one clear WarehouseBusy. dbt's log file keeps it."""
+    try:
+        from dbt.events import logging as dbt_logging
+    except ImportError:
+        dbt_logging = None
+    original = getattr(dbt_logging, "get_stdout_config", None)
+    if dbt_logging is None or original is None:  # another dbt-core: dbt prints it
+        yield
+        return
+
+    def stdout_config(*args: Any, **kwargs: Any) -> Any:
+        config = original(*args, **kwargs)
+        shown = config.filter
+        config.filter = lambda msg: shown(msg) and lock_holder(msg.info.msg) is None
+        return config
+
+    dbt_logging.get_stdout_config = stdout_config
+    try:
+        yield
+    finally:
+        dbt_logging.get_stdout_config = original
+
+
 def invoke(
     command: str,
     db_path: Path,
@@ -146,10 +172,10 @@ def invoke(
     """Run one dbt command (`build`, `run`, `docs generate`, ...) against `db_path`.
 
     `target` defaults to the process's (warehouse.use_target). On Spark the wrapper's own
-    session is started first, so that dbt-spark's `getOrCreate()` shares it.
+    session is started first, so that dbt-spark's `getOrCreate()` shares it. When dbt could
+    not open the DuckDB file because another process holds it, before any node ran, the same
+    invocation is retried for SPINE_LOCK_TIMEOUT seconds, then WarehouseBusy is raised.
     """
-    from dbt.cli.main import dbtRunner
-
     target = target or current_target().name
     spark_dir = current_target().spark_dir
     if target == "spark" and spark_dir is not None:
@@ -171,13 +197,38 @@ def invoke(
     if dbt_vars:
         args += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
     args += extra_args or []
-    runner = dbtRunner(callbacks=[on_event] if on_event else [])
-    with _environment(db_path, target), _partial_parse_across_runs():
+    wait = LockWait(db_path)
+    while True:
+        outcome, holder = _invoke_once(args, db_path, target, on_event)
+        if holder is None or outcome.success or outcome.nodes:  # not refused before it ran
+            return outcome
+        wait.retry(holder)  # WarehouseBusy once the time is up
+        wait.until_writable()  # poll cheaply rather than re-run dbt's parse each time
+
+
+def _invoke_once(
+    args: list[str], db_path: Path, target: str, on_event: Callable[[Any], None] | None
+) -> tuple[DbtOutcome, str | None]:
+    """One dbtRunner invocation: its outcome, and who held the DuckDB file if dbt could not
+    open it (from the exception, or from an error event: `run-operation` reports it only so)."""
+    from dbt.cli.main import dbtRunner
+
+    holders: list[str] = []
+
+    def watch(event: Any) -> None:
+        holder = lock_holder(event.info.msg)
+        if holder is not None:
+            holders.append(holder)
+
+    runner = dbtRunner(callbacks=[watch, on_event] if on_event else [watch])
+    with _environment(db_path, target), _partial_parse_across_runs(), _quiet_lock_errors():
         try:
             result = runner.invoke(args)
         finally:
             _release_duckdb()
-    return _outcome(result)
+    outcome = _outcome(result)
+    holder = lock_holder(outcome.exception or "") or next(iter(holders), None)
+    return outcome, holder
 
 
 def _outcome(result: Any) -> DbtOutcome:

@@ -184,7 +184,11 @@ def run_captures(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
 
 def dependent_captures(con: duckdb.DuckDBPyConnection, capture_ids: list[str]) -> list[str]:
     """Captures (not yet rolled back) whose 6-week windows read any of `capture_ids`,
-    transitively: rolling those back too keeps every remaining window consistent."""
+    transitively: rolling those back too keeps every remaining window consistent.
+
+    The CLI's preview of what the dbt macro `rollback_captures` rolls back with them: the
+    macro runs the same query itself (so a hand-run `dbt run-operation` cascades alike), and
+    tests/python/test_operations.py holds the two to the same set."""
     if not relation_exists(con, "intermediate", "int_capture_windows_resolved"):
         return []
     chosen = set(capture_ids)
@@ -208,7 +212,7 @@ def dependent_captures(con: duckdb.DuckDBPyConnection, capture_ids: list[str]) -
 class Cell:
     """One (week, tier) of the completeness matrix."""
 
-    state: str  # published | failed | missing | stale | loaded
+    state: str  # published | failed | missing | stale | loaded | incomplete
     captures: int
     latest: str | None
     detail: str = ""
@@ -247,7 +251,46 @@ def completeness(
             state = "stale" if stale else "published"
             detail = f"window read an old {min(stale)}" if stale else ""
             cells[(week, tier)] = Cell(state, count, latest.capture_id, detail)
+    latest_ids = [cell.latest for cell in cells.values() if cell.latest]
+    for capture_id, marts in missing_mart_rows(con, latest_ids, min(weeks), max(weeks)).items():
+        key = (date.fromisoformat(capture_id.split(":")[1]), capture_id.split(":")[0])
+        cell = cells[key]
+        detail = f"published, but no rows in {', '.join(marts)}"
+        cells[key] = Cell("incomplete", cell.captures, cell.latest, detail)
     return cells
+
+
+def missing_mart_rows(
+    con: duckdb.DuckDBPyConnection, capture_ids: list[str], first: date, last: date
+) -> dict[str, list[str]]:
+    """Published ⇒ complete (DOMAIN.md §3), checked: capture id -> the served marts with no
+    row for it, among `capture_ids` (weeks `first`..`last`) that have accepted rows."""
+    if not capture_ids or not relation_exists(con, "intermediate", "int_capture_rows_counted"):
+        return {}
+    with_rows = [
+        row[0]
+        for row in con.execute(
+            "select capture_id from intermediate.int_capture_rows_counted"
+            " where list_contains(?, capture_id) and rows_accepted > 0",
+            [capture_ids],
+        ).fetchall()
+    ]
+    missing: dict[str, list[str]] = {}
+    for mart in MARTS_WITH_LATEST_VIEW:
+        if not relation_exists(con, "main", mart):
+            continue
+        present = {
+            row[0]
+            for row in con.execute(
+                f"select distinct capture_id from main.{mart}"
+                " where week_ending between ? and ? and list_contains(?, capture_id)",
+                [first, last, with_rows],
+            ).fetchall()
+        }
+        for capture_id in with_rows:
+            if capture_id not in present:
+                missing.setdefault(capture_id, []).append(mart)
+    return missing
 
 
 def rows_as_dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
@@ -311,6 +354,30 @@ def rejects_by_code(con: duckdb.DuckDBPyConnection, capture_ids: list[str]) -> d
     )
 
 
+# The capture statuses in lifecycle order (macros/capture_events.sql, capture_statuses()).
+STATUSES = ("loaded", "published", "failed", "rolled_back")
+
+
+def append_events(
+    con: duckdb.DuckDBPyConnection,
+    capture_ids: list[str],
+    status: str,
+    detail: str,
+    at: datetime,
+) -> None:
+    """Append one `status` event per capture (the wrapper's side of the events log; dbt's is
+    the macro `append_capture_events`). `at` is UTC; naive timestamps are stored."""
+    if status not in STATUSES:
+        raise ValueError(f"not a capture status: {status!r}")
+    if capture_ids:
+        con.execute(
+            "insert into raw.capture_events (capture_id, run_id, status, event_at, detail)"
+            " select capture_id, run_id, ?, ?, ? from raw.captures"
+            " where list_contains(?, capture_id)",
+            [status, at.replace(tzinfo=None), detail, capture_ids],
+        )
+
+
 def fail_orphans(con: duckdb.DuckDBPyConnection, now: datetime) -> list[str]:
     """Append a `failed` event to every capture whose newest event is `loaded`."""
     orphans = [
@@ -324,13 +391,13 @@ def fail_orphans(con: duckdb.DuckDBPyConnection, now: datetime) -> list[str]:
             """
         ).fetchall()
     ]
-    if orphans:
-        con.execute(
-            "insert into raw.capture_events select capture_id, run_id, 'failed', ?,"
-            " 'orphaned: its run ended before dbt build published it; superseded by a new run'"
-            " from raw.captures where list_contains(?, capture_id)",
-            [now, orphans],
-        )
+    append_events(
+        con,
+        orphans,
+        "failed",
+        "orphaned: its run ended before dbt build published it; superseded by a new run",
+        now,
+    )
     return orphans
 
 

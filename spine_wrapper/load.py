@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from . import formats
+from . import formats, ledger
 from .discover import SourceFile, is_gzip
 from .formats import RAW_FIELDS
 from .tiers import publication_delay_weeks
@@ -196,10 +196,7 @@ def load_captures(
         for capture in captures:
             error = parsed[capture.capture_id].error
             if error:
-                con.execute(
-                    "insert into raw.capture_events values (?, ?, 'failed', ?, ?)",
-                    [capture.capture_id, capture.run_id, failed_at, error],
-                )
+                ledger.append_events(con, [capture.capture_id], "failed", error, failed_at)
         con.execute("drop table load_files")
         con.execute("commit")
     except BaseException:

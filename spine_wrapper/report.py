@@ -98,18 +98,26 @@ def backfill_summary(result: BackfillResult) -> str:
     return "\n".join(parts)
 
 
-MARKS = {"published": "✓", "failed": "✗", "missing": "·", "stale": "~", "loaded": "…"}
+MARKS = {
+    "published": "✓",
+    "failed": "✗",
+    "missing": "·",
+    "stale": "~",
+    "loaded": "…",
+    "incomplete": "!",
+}
 
 
 def completeness_matrix(cells: dict, weeks: list, tiers: list[str]) -> str:
     """Weeks as rows, tiers as columns: ✓n published (n captures), ✗ failed, · missing,
-    ~ stale, … loaded but not built; then the gaps and the latest capture per cell."""
+    ~ stale, … loaded but not built, ! published but rows missing from a mart; then the gaps
+    and the latest capture per cell."""
     rows = []
     for week in weeks:
         row: list[object] = [week]
         for tier in tiers:
             cell = cells[(week, tier)]
-            count = str(cell.captures) if cell.state in ("published", "stale") else ""
+            count = str(cell.captures) if cell.state in ("published", "stale", "incomplete") else ""
             row.append(MARKS[cell.state] + count)
         rows.append(row)
     parts = [table(["week", *tiers], rows)]

@@ -1,14 +1,20 @@
-"""The one place that opens the warehouse: path, single-writer lock, raw tables."""
+"""The one place that opens the warehouse: path, single-writer lock, raw tables.
+
+Two locks guard a DuckDB warehouse: spine-dbt's own `<db>.lock` (one spine-dbt writer at a
+time) and DuckDB's lock on the file itself, which any process may hold (a hand-run `dbt`, a
+DuckDB session, a BI tool). Both end in WarehouseBusy; DuckDB's is retried for a while first.
+"""
 
 from __future__ import annotations
 
 import errno
 import fcntl
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -144,16 +150,87 @@ RAW_DDL = (
 
 
 class WarehouseBusy(Exception):
-    """Another spine-dbt process holds the database."""
+    """Another process holds the database: a spine-dbt writer, or any holder of DuckDB's lock."""
+
+
+LOCK_TIMEOUT_VARIABLE = "SPINE_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 30.0  # seconds a command retries while another process holds the file
+LOCK_POLL_SECONDS = 0.25
+DUCKDB_LOCK_ERROR = "Could not set lock on file"
+DUCKDB_HOLDER = re.compile(r"Conflicting lock is held in (?P<process>.+?) \(PID (?P<pid>\d+)\)")
+
+
+def lock_timeout() -> float:
+    """How long to retry while another process holds DuckDB's file lock: SPINE_LOCK_TIMEOUT
+    seconds (default 30; 0 gives up at once). ValueError when it is not a number >= 0."""
+    raw = os.environ.get(LOCK_TIMEOUT_VARIABLE, "").strip()
+    try:
+        seconds = float(raw) if raw else DEFAULT_LOCK_TIMEOUT
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also rejects nan
+        raise ValueError(f"{LOCK_TIMEOUT_VARIABLE} must be a number of seconds >= 0, not {raw!r}")
+    return seconds
+
+
+def lock_holder(message: str) -> str | None:
+    """Who holds the file, when `message` is DuckDB's lock conflict (else None): e.g.
+    `/usr/bin/python3 PID 1234`, or `another process` when DuckDB does not say."""
+    if DUCKDB_LOCK_ERROR not in message:
+        return None
+    found = DUCKDB_HOLDER.search(message)
+    return f"{found['process']} PID {found['pid']}" if found else "another process"
+
+
+@dataclass
+class LockWait:
+    """One operation's wait for DuckDB's file lock: a deadline `timeout` seconds after it
+    started (None: no deadline, as with --wait), polled every LOCK_POLL_SECONDS."""
+
+    db_path: Path
+    timeout: float | None = field(default_factory=lock_timeout)
+    started: float = field(default_factory=time.monotonic)
+
+    def retry(self, holder: str) -> None:
+        """Sleep one poll interval, or raise WarehouseBusy naming `holder` once time is up."""
+        if self.timeout is not None and time.monotonic() - self.started >= self.timeout:
+            raise WarehouseBusy(
+                f"database busy (held by {holder}, per DuckDB): {self.db_path}; still held"
+                f" after {self.timeout:g} s ({LOCK_TIMEOUT_VARIABLE}); wait for it to finish"
+                " or pass --wait"
+            )
+        time.sleep(LOCK_POLL_SECONDS)
+
+    def open(
+        self, read_only: bool = False, config: dict[str, object] | None = None
+    ) -> duckdb.DuckDBPyConnection:
+        """duckdb.connect, retried while another process holds the file."""
+        while True:
+            try:
+                return duckdb.connect(str(self.db_path), read_only=read_only, config=config or {})
+            except duckdb.IOException as exc:
+                holder = lock_holder(str(exc))
+                if holder is None:
+                    raise
+                self.retry(holder)
+
+    def until_writable(self) -> None:
+        """Return once this process could open the DuckDB file for writing (at once when the
+        file does not exist yet, or on the spark target)."""
+        if _target.name == "duckdb" and self.db_path.exists():
+            self.open().close()
 
 
 @contextmanager
 def locked(db_path: Path, wait: bool = False) -> Iterator[None]:
     """Hold the single-writer lock of `db_path` (a `<db>.lock` file beside it).
 
-    Raises WarehouseBusy naming the holder's PID unless `wait` is set. On Spark the lock
-    file is `<spark dir>/spark-warehouse.lock`, and the same error names the Spark dir.
+    Raises WarehouseBusy naming the holder's PID unless `wait` is set. With `wait` it waits
+    for that lock, then until no other process holds DuckDB's lock on the file either (a
+    hand-run dbt, a DuckDB session). On Spark the lock file is
+    `<spark dir>/spark-warehouse.lock`, and the same error names the Spark dir.
     """
+    duckdb_path = db_path
     db_path = _lock_base(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = db_path.with_name(db_path.name + ".lock")
@@ -178,6 +255,8 @@ def locked(db_path: Path, wait: bool = False) -> Iterator[None]:
         handle.write(str(os.getpid()))
         handle.flush()
         try:
+            if wait:
+                LockWait(duckdb_path, timeout=None).until_writable()
             yield
         finally:
             handle.seek(0)
@@ -189,9 +268,11 @@ def locked(db_path: Path, wait: bool = False) -> Iterator[None]:
 def connect(db_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the DuckDB file (creating the raw tables when writable) and always close it.
 
-    The connection must be closed before dbt runs: DuckDB allows one writer per file. On the
-    spark target it is a DuckDB mirror of the Spark warehouse instead (engines.spark_mirror):
-    the same SQL reads it, and rows appended to its raw tables go to Spark on close.
+    The connection must be closed before dbt runs: DuckDB allows one writer per file. While
+    another process holds the file (DuckDB's lock), it retries for SPINE_LOCK_TIMEOUT seconds,
+    then raises WarehouseBusy naming the holder. On the spark target it is a DuckDB mirror of
+    the Spark warehouse instead (engines.spark_mirror): the same SQL reads it, and rows
+    appended to its raw tables go to Spark on close.
     """
     if _target.name == "spark":
         assert _target.spark_dir is not None
@@ -201,8 +282,7 @@ def connect(db_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
     if read_only and not db_path.exists():
         raise FileNotFoundError(f"no warehouse at {db_path}: run `spine-dbt backfill` first")
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(
-        str(db_path),
+    con = LockWait(db_path).open(
         read_only=read_only,
         config={
             # the same bound as profiles.yml gives dbt: spill to disk rather than grow

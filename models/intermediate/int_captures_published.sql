@@ -6,13 +6,15 @@
 }}
 
 {#
-    The publication gate (DOMAIN.md §3). This model depends on every capture-keyed mart, so
-    `dbt build` runs it only when all of them were built and every error-severity test on
-    them and their ancestors passed; a failing test makes dbt skip it. Its post-hook then
-    appends a `published` event for each capture built that has at least one accepted row
-    (a capture with none is never published: the on-run-end hook fails it), and only under
-    `dbt build`: `dbt run` (which runs no tests) never publishes.
+    The publication gate (DOMAIN.md §3; macros/publication_gate.sql). This model depends on
+    every capture-keyed mart, so `dbt build` runs it only when all of them were built and every
+    error-severity test on them and their ancestors passed; a failing test makes dbt skip it
+    (record_build_outcome then decides capture by capture). It refuses to run when the
+    invocation left out a capture-keyed model or an error-severity test. It holds each capture
+    of the build that has accepted rows and rows in every mart a `_latest` view serves
+    (published ⇒ complete); its post-hook publishes exactly those, and only under `dbt build`.
 #}
+{% do assert_publication_possible() %}
 -- depends_on: {{ ref('finra_otc_transparency_symbol_summary') }}
 -- depends_on: {{ ref('finra_otc_transparency_venue_share') }}
 -- depends_on: {{ ref('finra_otc_transparency_symbol_venue_share') }}
@@ -22,6 +24,7 @@
 -- depends_on: {{ ref('finra_otc_transparency_research_snapshot') }}
 -- depends_on: {{ ref('finra_otc_transparency_rejects') }}
 -- depends_on: {{ ref('finra_otc_transparency_reconciliation') }}
+{% set served = served_marts() if execute else [] %}
 
 with
 
@@ -43,6 +46,29 @@ row_counts as (
     where {{ captures_in_build() }}
 ),
 
+served_rows as (
+    {% for mart in served -%}
+        select distinct
+            capture_id,
+            '{{ mart.name }}' as mart_name
+        from {{ api.Relation.create(database=mart.database, schema=mart.schema, identifier=mart.alias) }}
+        where {{ captures_in_build(week_column='week_ending') }}
+        {% if not loop.last %}union all{% endif %}
+    {% else -%}
+        select
+            capture_id,
+            '' as mart_name
+        from build_captures
+    {%- endfor %}
+),
+
+complete_captures as (
+    select capture_id
+    from served_rows
+    group by capture_id
+    having count(distinct mart_name) = {{ served | length }}
+),
+
 final as (
     select
         build_captures.capture_id,
@@ -52,6 +78,7 @@ final as (
         {{ utc_now() }} as published_at
     from build_captures
     inner join row_counts on build_captures.capture_id = row_counts.capture_id
+    inner join complete_captures on build_captures.capture_id = complete_captures.capture_id
     where row_counts.rows_accepted > 0
 )
 

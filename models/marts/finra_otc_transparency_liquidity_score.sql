@@ -1,11 +1,12 @@
 {#
-    One row per selected calc version (DOMAIN.md §5); versions coexist in the table.
+    One row per capture, symbol and the calc version recorded when the capture was loaded
+    (DOMAIN.md §3, §5); versions coexist in the table.
     v1 = round(avg_trade_size, 2) x venue_count, computed exactly in DECIMAL (cents), with
     avg_trade_size rounded half up from the integer sums (macros/round_ratio.sql);
     v2 = log10(total_volume + 1) x log10(total_trades + 1) x log10(venue_count + 1).
     The column is DOUBLE so that both versions fit; v1 values are whole cents.
 #}
-{% set versions = selected_calc_versions('liquidity_score') %}
+{% set versions = calc_versions_by_capture('liquidity_score') %}
 
 with
 
@@ -31,16 +32,16 @@ captures as (
     where {{ captures_in_build() }}
 ),
 
+capture_versions as (
+    {{ capture_calc_versions_sql(versions, 'captures') }}
+),
+
 calc_versions as (
     select
         calc_name,
         version as calc_version
     from {{ ref('calc_versions') }}
-    where
-        calc_name = 'liquidity_score'
-        and version in (
-            {% for version in versions %}'{{ version }}'{% if not loop.last %}, {% endif %}{% else %}''{% endfor %}
-        )
+    where calc_name = 'liquidity_score'
 ),
 
 scores_computed as (
@@ -66,7 +67,8 @@ scores_computed as (
                 * log10(symbol_weeks.venue_count + 1)
         end as liquidity_score
     from symbol_weeks
-    cross join calc_versions
+    inner join capture_versions on symbol_weeks.capture_id = capture_versions.capture_id
+    inner join calc_versions on capture_versions.calc_version = calc_versions.calc_version
 ),
 
 final as (

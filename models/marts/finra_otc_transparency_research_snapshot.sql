@@ -1,10 +1,8 @@
 {#
-    Symbol summary joined with the rolling window, concentration and the liquidity score of
-    the build's first selected version (the current one by default), all of the same capture.
+    Symbol summary joined with the rolling window, concentration and the liquidity score (of
+    the version recorded when the capture was loaded), all of the same capture.
     trading_days = weekdays of the week (Monday .. week_ending) that are not NYSE holidays.
 #}
--- depends_on: {{ ref('calc_versions') }}
-{% set versions = selected_calc_versions('liquidity_score') %}
 
 with
 
@@ -57,9 +55,7 @@ liquidity as (
         calc_version,
         liquidity_score
     from {{ ref('finra_otc_transparency_liquidity_score') }}
-    where
-        {{ captures_in_build() }}
-        and calc_version = '{{ versions[0] if versions else "" }}'
+    where {{ captures_in_build() }}
 ),
 
 holidays as (

@@ -8,16 +8,18 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from spine_wrapper import backfill as backfill_lib
 from spine_wrapper import dbt, ledger
 from spine_wrapper.backfill import BackfillResult, collect
 from spine_wrapper.report import backfill_summary
 
-from .conftest import FIXTURES_DIR, query, require, run_cli
+from .conftest import FINRA_DIR, FIXTURES_DIR, query, require, run_cli
 
 FIXTURE_RANGE = ["--start", "2025-11-28", "--end", "2026-01-02", "--tier", "T1"]
 LATEST_VIEWS = [f"{name}_latest" for name in ledger.MARTS_WITH_LATEST_VIEW]
@@ -130,11 +132,13 @@ def test_failing_invariant_blocks_publication_and_keeps_previous_latest(tmp_path
     assert any(name.startswith("expect_compound_columns_to_be_unique_stg") for name in failed)
     statuses = query(
         db,
-        "select distinct status, status_detail like 'failed: %' from "
-        "main.finra_otc_transparency_captures where run_id = ?",
+        "select week_ending::varchar, status, status_detail like 'failed: %' from "
+        "main.finra_otc_transparency_captures where run_id = ? order by 1",
         [run_id],
     )
-    assert statuses == [("failed", True)]
+    # the corrupted capture fails, and the one whose window reads it; dbt skipped the rest
+    assert [row[1:] for row in statuses if row[0] >= "2025-12-26"] == [("failed", True)] * 2
+    assert {row[1] for row in statuses if row[0] < "2025-12-26"} == {"loaded"}
     assert _latest_rows(db) == before
     # What `spine-dbt backfill` prints for such a run: the failing test and its failing rows.
     result = BackfillResult(run_id, [], failed_nodes=outcome.failed)
@@ -264,3 +268,39 @@ def test_raw_rows_landed_before_capture_week_ending_existed_still_build(tmp_path
         " from main.finra_otc_transparency_captures",
     )
     assert counts == [(300, 300, 0, 0)]
+
+
+def test_the_wrapper_publishes_the_good_captures_of_a_failing_run(
+    real_db: Path, tmp_path: Path
+) -> None:
+    """One capture of three fails an invariant (a duplicated raw line): `build_chunk` (what
+    `spine-dbt backfill` runs after loading) fails it, builds the others again after dbt skipped
+    them, publishes them, and leaves nothing `loaded`."""
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(real_db, db)
+    first, last = date(2025, 11, 14), date(2025, 11, 28)
+    calc_versions = {"liquidity_score": "v1"}
+    partitions, _ = backfill_lib.plan(
+        db, first, last, ["OTC"], require(FINRA_DIR), calc_versions, force=True
+    )
+    run_id = backfill_lib.load(db, partitions, calc_versions)
+    assert run_id is not None
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            "insert into raw.finra_rows select r.* from raw.finra_rows as r"
+            " inner join raw.captures as c on r.capture_id = c.capture_id"
+            " where c.run_id = ? and c.week_ending = '2025-11-28' and r.line_number = 3",
+            [run_id],
+        )
+    result = BackfillResult(run_id, partitions)
+    weeks = [first, date(2025, 11, 21), last]
+    backfill_lib.build_chunk(db, result, partitions, run_id, weeks, ["OTC"], calc_versions)
+    assert {str(p.week_ending): p.status for p in partitions} == {
+        "2025-11-14": "published",
+        "2025-11-21": "published",
+        "2025-11-28": "failed",
+    }
+    assert not result.ok
+    assert query(
+        db, "select count(*) from main.finra_otc_transparency_captures where status = 'loaded'"
+    ) == [(0,)]

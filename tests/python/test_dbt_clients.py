@@ -102,3 +102,177 @@ def test_dbt_test_without_vars_tests_the_published_warehouse(warehouse: Path) ->
     failing = _dbt(warehouse, "test")
     assert failing.returncode != 0
     assert "expect_grouped_sum_to_equal_finra_otc_transparency_venue_share" in failing.stdout
+
+
+def _load_again(warehouse: Path, *extra: str, start: str = "2025-11-14") -> str:
+    """`spine-dbt load --force` of the real files' weeks from `start`: new captures, `loaded`;
+    returns their run id."""
+    loaded = run_cli(
+        "load", "--start", start, "--end", "2025-11-28", "--tier", "OTC",
+        "--source-dir", str(FINRA_DIR), "--db", str(warehouse), "--force", *extra,
+    )  # fmt: skip
+    assert loaded.exit_code == 0, loaded.output
+    [(run_id,)] = query(
+        warehouse,
+        "select distinct run_id from main.finra_otc_transparency_captures where status = 'loaded'",
+    )
+    return run_id
+
+
+def _statuses(warehouse: Path, run_id: str) -> dict[str, tuple[str, str]]:
+    """week -> (status, detail) of the run's captures."""
+    return {
+        str(week): (status, detail)
+        for week, status, detail in query(
+            warehouse,
+            "select week_ending, status, status_detail from main.finra_otc_transparency_captures"
+            " where run_id = ?",
+            [run_id],
+        )
+    }
+
+
+def _complete(warehouse: Path) -> list[tuple]:
+    """Published captures with accepted rows but no liquidity rows (published ⇒ complete)."""
+    return query(
+        warehouse,
+        """
+        select c.capture_id from main.finra_otc_transparency_captures as c
+        where c.status = 'published' and c.rows_accepted > 0 and c.capture_id not in (
+            select capture_id from main.finra_otc_transparency_liquidity_score)
+        """,
+    )
+
+
+def test_a_selection_cannot_publish_incomplete_captures(warehouse: Path) -> None:
+    """`--exclude` a mart, then `dbt retry`: nothing published, every `_latest` view intact,
+    each refusal names the command that does publish; running it publishes complete captures."""
+    before = _latest_rows(warehouse)
+    run_id = _load_again(warehouse)
+    dbt_vars = json.dumps({"run_id": run_id})
+    excluded = _dbt(
+        warehouse,
+        "build",
+        "--vars",
+        dbt_vars,
+        "--exclude",
+        "finra_otc_transparency_liquidity_score",
+    )
+    assert excluded.returncode != 0
+    assert "not published: 1 capture-keyed models did not run" in excluded.stdout
+    assert f"dbt build --vars '{dbt_vars}'" in excluded.stdout
+    assert {status for status, _ in _statuses(warehouse, run_id).values()} == {"loaded"}
+    assert _latest_rows(warehouse) == before and _complete(warehouse) == []
+
+    retried = _dbt(warehouse, "retry")
+    assert retried.returncode != 0
+    assert "`dbt retry`, which re-runs only what failed" in retried.stdout
+    assert {status for status, _ in _statuses(warehouse, run_id).values()} == {"loaded"}
+
+    alone = _dbt(warehouse, "build", "--vars", dbt_vars, "--select", "int_captures_published")
+    assert alone.returncode != 0 and "not published" in alone.stdout
+    assert {status for status, _ in _statuses(warehouse, run_id).values()} == {"loaded"}
+
+    rebuilt = _dbt(warehouse, "build", "--vars", dbt_vars)
+    assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
+    assert {status for status, _ in _statuses(warehouse, run_id).values()} == {"published"}
+    assert _latest_rows(warehouse) == before and _complete(warehouse) == []
+
+
+def _duplicate_a_raw_line(warehouse: Path, run_id: str, week: str) -> None:
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "insert into raw.finra_rows select r.* from raw.finra_rows as r"
+            " inner join raw.captures as c on r.capture_id = c.capture_id"
+            " where c.run_id = ? and c.week_ending = ? and r.line_number = 10",
+            [run_id, week],
+        )
+
+
+def test_one_bad_capture_fails_alone_by_hand(warehouse: Path) -> None:
+    """Three captures in one run, one with a duplicated raw line: `dbt build` fails that one
+    (exit 1) and says to run it again; the same command then publishes the other two, and
+    `spine-dbt quality` shows the failing rows with their capture."""
+    run_id = _load_again(warehouse)
+    _duplicate_a_raw_line(warehouse, run_id, "2025-11-28")
+    dbt_vars = json.dumps({"run_id": run_id})
+    first = _dbt(warehouse, "build", "--vars", dbt_vars)
+    assert first.returncode == 1
+    assert "run the same command again" in first.stdout
+    statuses = _statuses(warehouse, run_id)
+    assert statuses["2025-11-28"][0] == "failed"
+    assert "stg_finra__raw_lines_capture_id__line_number" in statuses["2025-11-28"][1]
+    assert [statuses[w][0] for w in ("2025-11-14", "2025-11-21")] == ["loaded", "loaded"]
+
+    second = _dbt(warehouse, "build", "--vars", dbt_vars)
+    assert second.returncode == 0, second.stdout[-3000:]
+    statuses = _statuses(warehouse, run_id)
+    assert {w: s for w, (s, _) in statuses.items()} == {
+        "2025-11-14": "published",
+        "2025-11-21": "published",
+        "2025-11-28": "failed",
+    }
+    [(bad_capture,)] = query(
+        warehouse,
+        "select capture_id from raw.captures where run_id = ? and week_ending = '2025-11-28'",
+        [run_id],
+    )
+    quality = run_cli("quality", "--run-id", run_id, "--db", str(warehouse))
+    assert "fail" in quality.output and bad_capture in quality.output, quality.output
+
+
+def test_a_failed_capture_fails_the_windows_that_read_it(warehouse: Path) -> None:
+    """DOMAIN.md §3: the captures whose windows read a failed capture fail with it."""
+    run_id = _load_again(warehouse)
+    _duplicate_a_raw_line(warehouse, run_id, "2025-11-21")
+    assert _dbt(warehouse, "build", "--vars", json.dumps({"run_id": run_id})).returncode == 1
+    statuses = _statuses(warehouse, run_id)
+    assert statuses["2025-11-21"][0] == "failed"
+    assert statuses["2025-11-28"][0] == "failed"
+    assert "window reads OTC:2025-11-21:" in statuses["2025-11-28"][1]
+    assert statuses["2025-11-14"][0] == "loaded"
+
+
+def test_a_capture_is_built_with_the_calc_versions_recorded_at_load(warehouse: Path) -> None:
+    run_id = _load_again(warehouse, "--calc-version", "liquidity_score=v2", start="2025-11-28")
+    result = _dbt(warehouse, "build", "--vars", json.dumps({"run_id": run_id}))
+    assert result.returncode == 0, result.stdout[-3000:]
+    versions = query(
+        warehouse,
+        "select distinct l.calc_version from main.finra_otc_transparency_liquidity_score as l"
+        " inner join raw.captures as c on l.capture_id = c.capture_id where c.run_id = ?",
+        [run_id],
+    )
+    assert versions == [("v2",)]
+    planned = run_cli(
+        "plan", "--start", "2025-11-28", "--end", "2025-11-28", "--tier", "OTC",
+        "--source-dir", str(FINRA_DIR), "--db", str(warehouse),
+        "--calc-version", "liquidity_score=v2",
+    )  # fmt: skip
+    assert "up to date" in planned.output, planned.output
+
+
+def test_published_means_complete_is_checked(warehouse: Path) -> None:
+    """A published capture that lost its rows in a mart: `dbt test` fails, `spine-dbt verify
+    --published` exits 1, `status` shows the gap and `backfill` builds the week again."""
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "delete from main.finra_otc_transparency_symbol_concentration"
+            " where week_ending = '2025-11-21'"
+        )
+    tested = _dbt(warehouse, "test")
+    assert tested.returncode != 0 and "assert_published_captures_complete" in tested.stdout
+    verified = run_cli("verify", "--published", "--db", str(warehouse))
+    assert verified.exit_code == 1 and "assert_published_captures_complete" in verified.output
+    status = run_cli(
+        "status", "--start", "2025-11-14", "--end", "2025-11-28", "--tier", "OTC",
+        "--db", str(warehouse),
+    )  # fmt: skip
+    assert status.exit_code == 1
+    assert "2025-11-21 OTC: incomplete (published, but no rows in" in status.output
+    backfilled = run_cli(
+        "backfill", "--start", "2025-11-14", "--end", "2025-11-28", "--tier", "OTC",
+        "--source-dir", str(FINRA_DIR), "--db", str(warehouse),
+    )  # fmt: skip
+    assert backfilled.exit_code == 0, backfilled.output
+    assert run_cli("verify", "--published", "--db", str(warehouse)).exit_code == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,16 +13,20 @@ import time
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from spine_wrapper import ledger
 from spine_wrapper.generate import generate
 from spine_wrapper.warehouse import locked
 
 from .conftest import query, run_cli
 from .test_backfill import _latest_rows
+from .test_dbt_clients import _dbt
 
 END = date(2025, 12, 26)
 RANGE = ["--start", "2025-11-07", "--end", "2025-12-26", "--tier", "OTC"]
+END_WEEKS = ["2025-12-12", "2025-12-19", "2025-12-26"]  # the revised week and the two after it
 
 
 def _files(tmp_path: Path) -> tuple[Path, Path]:
@@ -146,6 +151,117 @@ def test_rollback_of_one_capture_lists_the_windows_that_read_it(tmp_path: Path) 
     assert "2025-12-05 OTC: missing (every capture rolled back)" in gap.output
 
 
+@pytest.fixture(scope="module")
+def revised_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The eight OTC weeks backfilled, then FINRA's revision of 2025-12-12 backfilled: two
+    captures of each of the three newest weeks. Built once; each test rolls back a copy."""
+    tmp = tmp_path_factory.mktemp("revised")
+    source, revision = _files(tmp)
+    db = tmp / "w.duckdb"
+    args = [*RANGE, "--source-dir", str(source), "--db", str(db)]
+    assert run_cli("backfill", *args).exit_code == 0
+    revision.replace(source / revision.name)
+    assert run_cli("backfill", *args).exit_code == 0
+    return db
+
+
+def _rolled_back(db: Path) -> set[str]:
+    rows = query(
+        db,
+        "select capture_id from main.finra_otc_transparency_captures where status = 'rolled_back'",
+    )
+    return {capture_id for (capture_id,) in rows}
+
+
+def _history(db: Path) -> list[tuple]:
+    """The capture-history snapshot without its timestamps."""
+    return query(
+        db,
+        "select partition_key, capture_id, dbt_is_deleted, dbt_valid_to is null"
+        " from snapshots.finra_otc_transparency_capture_history order by all",
+    )
+
+
+def test_a_rollback_run_by_hand_cascades_as_the_cli_does(revised_db: Path, tmp_path: Path) -> None:
+    """DOMAIN.md §3: the later captures whose windows read a rolled-back capture go with it,
+    whichever way the rollback is started. The CLI's preview (ledger.dependent_captures) is
+    what `dbt run-operation rollback_captures` rolls back by itself; the snapshot records a
+    hand-run rollback at the next `dbt snapshot`, as the CLI's at once."""
+    by_cli, by_hand = tmp_path / "cli.duckdb", tmp_path / "hand.duckdb"
+    shutil.copy(revised_db, by_cli)
+    shutil.copy(revised_db, by_hand)
+    [(capture_id,)] = query(
+        by_hand, "select capture_id from raw.captures where week_ending = '2025-12-05'"
+    )
+    with duckdb.connect(str(by_hand), read_only=True) as con:
+        preview = ledger.dependent_captures(con, [capture_id])
+    assert [d.split(":")[1] for d in preview] == [w for w in END_WEEKS for _ in range(2)]
+
+    done = run_cli("rollback", "--capture-id", capture_id, "--db", str(by_cli), "--yes")
+    assert done.exit_code == 0, done.output
+    assert all(f"  {d}\n" in done.output for d in preview)  # listed before it went
+
+    unknown = {"capture_ids": ["OTC:2025-12-05:20000101T000000000000Z"]}
+    refused = _dbt(by_hand, "run-operation", "rollback_captures", "--args", json.dumps(unknown))
+    assert refused.returncode != 0 and "unknown capture ids" in refused.stdout
+    by_id = {"capture_ids": [capture_id]}
+    hand = _dbt(by_hand, "run-operation", "rollback_captures", "--args", json.dumps(by_id))
+    assert hand.returncode == 0, hand.stdout[-3000:]
+    dependents = hand.stdout.split("whose 6-week windows read them (dependents):")[1]
+    assert [line.strip() for line in dependents.splitlines()[1:7]] == preview
+    assert "run `dbt snapshot` to record it now" in hand.stdout
+    assert _rolled_back(by_hand) == _rolled_back(by_cli) == {capture_id, *preview}
+    assert _latest_rows(by_hand) == _latest_rows(by_cli)
+
+    assert _history(by_hand) != _history(by_cli)  # not recorded yet
+    snapshot = _dbt(by_hand, "snapshot")
+    assert snapshot.returncode == 0, snapshot.stdout[-3000:]
+    assert _history(by_hand) == _history(by_cli)
+    assert ("OTC:2025-12-05", capture_id, "True", True) in _history(by_hand)
+
+
+def test_a_run_rolled_back_by_hand_is_dated_from_its_event(
+    revised_db: Path, tmp_path: Path
+) -> None:
+    """The capture history dates a change from the events log, not from when `dbt snapshot`
+    ran: the revision run rolled back by hand is recorded with the time of its rollback."""
+    db = tmp_path / "w.duckdb"
+    shutil.copy(revised_db, db)
+    [(run_id,)] = query(db, "select max(run_id) from raw.captures")
+    by_run = {"run_id": run_id, "detail": "rolled back by hand"}
+    hand = _dbt(db, "run-operation", "rollback_captures", "--args", json.dumps(by_run))
+    assert hand.returncode == 0, hand.stdout[-3000:]
+    assert "dependents" not in hand.stdout  # no later capture read the run's
+    events = query(
+        db,
+        "select capture_id, event_at from raw.capture_events"
+        " where status = 'rolled_back' and detail = 'rolled back by hand' order by 1",
+    )
+    assert [capture_id.split(":")[1] for capture_id, _ in events] == END_WEEKS
+    [rolled_back_at] = {at for _, at in events}
+
+    assert _dbt(db, "snapshot").returncode == 0  # seconds after the rollback
+    current = query(
+        db,
+        "select cast(week_ending as varchar), run_id, dbt_valid_from"
+        " from snapshots.finra_otc_transparency_capture_history"
+        " where dbt_valid_to is null and week_ending >= '2025-12-12' order by 1",
+    )
+    assert [(week, at) for week, _, at in current] == [(w, rolled_back_at) for w in END_WEEKS]
+    assert run_id not in {run for _, run, _ in current}  # the previous captures again
+    ended = query(
+        db,
+        "select dbt_valid_to from snapshots.finra_otc_transparency_capture_history"
+        " where run_id = ?",
+        [run_id],
+    )
+    assert ended == [(rolled_back_at,)] * 3
+    count = "select count(*) from snapshots.finra_otc_transparency_capture_history"
+    rows = query(db, count)
+    assert _dbt(db, "snapshot").returncode == 0  # nothing changed since: nothing recorded
+    assert query(db, count) == rows
+
+
 def test_chunked_backfill_equals_one_build(tmp_path: Path) -> None:
     source, _ = _files(tmp_path)
     whole, chunked = tmp_path / "whole.duckdb", tmp_path / "chunked.duckdb"
@@ -189,7 +305,7 @@ def test_a_second_writer_gets_a_clear_busy_error(tmp_path: Path) -> None:
         process = _spine("backfill", *RANGE, "--source-dir", str(source), "--db", str(db))
         output, _ = process.communicate(timeout=60)
         assert time.monotonic() - started < 10
-    assert process.returncode == 1
+    assert process.returncode == 2
     assert f"database busy (held by PID {os.getpid()})" in output
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from spine_wrapper import dbt
+from spine_wrapper import dbt, ledger
 from spine_wrapper.paths import PROJECT_DIR
 
 BIN = Path(sys.executable).parent
@@ -124,3 +126,18 @@ def test_dbt_unit_tests_of_the_formulas_pass(real_db: Path) -> None:
     unit_tests = [n for n in outcome.nodes if n.resource_type == "unit_test"]
     assert len(unit_tests) >= 14
     assert {n.status for n in unit_tests} == {"pass"}
+
+
+def test_capture_statuses_have_one_definition() -> None:
+    """The lifecycle's statuses: the macro family (macros/capture_events.sql), the wrapper's
+    events writer (ledger.STATUSES) and the events model's accepted_values test agree."""
+    macro = (PROJECT_DIR / "macros" / "capture_events.sql").read_text()
+    [listed] = re.findall(r"return\(\[([^\]]*)\]\)", macro.split("macro capture_statuses")[1])
+    assert tuple(name.strip(" '") for name in listed.split(",")) == ledger.STATUSES
+    models = yaml.safe_load(
+        (PROJECT_DIR / "models" / "staging" / "finra" / "_finra__models.yml").read_text()
+    )
+    [events] = [m for m in models["models"] if m["name"] == "stg_finra__capture_events"]
+    [status] = [c for c in events["columns"] if c["name"] == "status"]
+    accepted = [t for t in status["data_tests"] if isinstance(t, dict) and "accepted_values" in t]
+    assert tuple(accepted[0]["accepted_values"]["arguments"]["values"]) == ledger.STATUSES

@@ -316,7 +316,7 @@ def test_a_second_writer_gets_a_clear_busy_error_on_spark(
             "backfill", *RANGE, *TIERS, "--source-dir", str(source_dir), *_spark(spark_dir)
         )
     warehouse.use_target("duckdb")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "database busy (held by PID" in result.output
     assert str(spark_dir) in result.output
 
