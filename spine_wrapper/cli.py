@@ -6,8 +6,7 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -16,24 +15,26 @@ import click
 
 from . import backfill as backfill_lib
 from . import dbt, ledger, options, report
-from .cli_analyst import DatabaseBusy, docs_command, report_command
+from .cli_analyst import NotFound, check_warehouse, docs_command, report_command, reported
 from .export import FORMATS, PUBLIC_TABLES
 from .export import export as export_tables
 from .generate import LAYOUTS, generate
-from .paths import PROJECT_DIR
+from .paths import DEFAULT_DEMO_DIR, PROJECT_DIR
 from .progress import Progress
-from .warehouse import WarehouseBusy, connect, current_target, exists, lock_timeout, locked
+from .warehouse import connect, current_target, exists, lock_timeout, locked
 from .weeks import fridays, fridays_ending, parse_date
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 DEMO_END = date(2025, 12, 26)
 DEMO_WEEKS = 10
 DEMO_TIERS = ["NMS_TIER_1", "NMS_TIER_2", "OTC"]
+CAPTURES_HINT = "`spine-dbt captures --week <Friday>` lists a week's captures and their runs"
 
 
 class SpineGroup(click.Group):
-    """The command group: a warehouse another process holds (WarehouseBusy, from any
-    command) is reported as one line with exit 2, never a traceback."""
+    """The command group, and the one place errors are reported (cli_analyst.reported): one
+    line `Error: <what>; <hint>`, exit 2 (arguments, environment) or 1 (what was asked for is
+    not there or did not happen); the traceback only with --debug."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -42,13 +43,22 @@ class SpineGroup(click.Group):
             raise click.UsageError(str(exc)) from None
         try:
             return super().invoke(ctx)
-        except WarehouseBusy as exc:
-            raise DatabaseBusy(str(exc)) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            raise reported(exc, debug=bool(ctx.params.get("debug"))) from None
 
 
 @click.group(cls=SpineGroup, context_settings=CONTEXT)
 @click.version_option(package_name="spine-dbt")
-def main() -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="SPINE_DEBUG",
+    show_envvar=True,
+    help="Print the Python traceback of an error (for bug reports).",
+)
+def main(debug: bool) -> None:
     """Backfill FINRA OTC Transparency weekly files into trusted, capture-keyed dbt marts.
 
     \b
@@ -174,23 +184,20 @@ def backfill(
         )
         return
     started = time.monotonic()
-    try:
-        with locked(db_path, wait=wait):
-            result = backfill_lib.backfill(
-                db_path,
-                first,
-                last,
-                tiers,
-                source_dir,
-                calc_versions,
-                force,
-                retry_failed,
-                week_rule=week_rule,
-                progress=Progress() if progress else None,
-                chunk_weeks=chunk_weeks,
-            )
-    except WarehouseBusy as exc:
-        raise DatabaseBusy(str(exc)) from None
+    with locked(db_path, wait=wait):
+        result = backfill_lib.backfill(
+            db_path,
+            first,
+            last,
+            tiers,
+            source_dir,
+            calc_versions,
+            force,
+            retry_failed,
+            week_rule=week_rule,
+            progress=Progress() if progress else None,
+            chunk_weeks=chunk_weeks,
+        )
     click.echo(report.backfill_summary(result))
     if json_path:
         payload = report.run_report(result, {"total": round(time.monotonic() - started, 3)})
@@ -310,14 +317,11 @@ def load(
     first, last, tiers = _parse_common(start, end, weeks_back, tier_values, max_weeks, yes)
     calc_versions = options.parse_calc_versions(calc_values)
     db_path = options.database(db)
-    try:
-        with locked(db_path, wait=wait):
-            partitions, _ = backfill_lib.plan(
-                db_path, first, last, tiers, source_dir, calc_versions, force, week_rule
-            )
-            run_id = backfill_lib.load(db_path, partitions, calc_versions)
-    except WarehouseBusy as exc:
-        raise DatabaseBusy(str(exc)) from None
+    with locked(db_path, wait=wait):
+        partitions, _ = backfill_lib.plan(
+            db_path, first, last, tiers, source_dir, calc_versions, force, week_rule
+        )
+        run_id = backfill_lib.load(db_path, partitions, calc_versions)
     for p in partitions:
         click.echo(
             f"{p.week_ending}  {p.tier:<10}  {p.action:<14}  {p.capture_id or ''}  {p.detail}"
@@ -341,6 +345,7 @@ def load(
     )
     click.echo(
         f"  {where} dbt build --project-dir {PROJECT_DIR} --profiles-dir {PROJECT_DIR}"
+        f" --target-path {dbt.target_path(db_path)} --log-path {dbt.log_path(db_path)}"
         f" --vars '{json.dumps(dbt_vars, sort_keys=True)}'"
     )
     sys.exit(0 if all(p.action in backfill_lib.TO_LOAD or p.ok for p in partitions) else 1)
@@ -408,7 +413,7 @@ def captures(week: str, tier_values: tuple[str, ...], db: Path | None, as_json: 
     """
     day = options.parse_friday(week, "--week")
     tiers = options.parse_tiers(tier_values)
-    with _read_only(options.database(db)) as con:
+    with connect(options.database(db), read_only=True) as con:
         rows = ledger.captures_of_week(con, day, tiers)
     if as_json:
         _echo_json(rows)
@@ -447,19 +452,6 @@ def captures(week: str, tier_values: tuple[str, ...], db: Path | None, as_json: 
     )
 
 
-@contextmanager
-def _read_only(db_path: Path) -> Iterator[Any]:
-    """A read-only connection; no warehouse or a busy one is a one-line error, not a traceback."""
-    with ExitStack() as stack:
-        try:
-            con = stack.enter_context(connect(db_path, read_only=True))
-        except FileNotFoundError as exc:
-            raise click.ClickException(str(exc)) from None
-        except WarehouseBusy as exc:
-            raise DatabaseBusy(str(exc)) from None
-        yield con
-
-
 @main.command(context_settings=CONTEXT)
 @click.option("--capture-id", "capture_ids", multiple=True, help="Capture to roll back.")
 @click.option("--run-id", help="Roll back every capture of this run.")
@@ -484,36 +476,37 @@ def rollback(
     if bool(capture_ids) == bool(run_id):
         raise click.UsageError("give --capture-id (repeatable) or --run-id, not both")
     db_path = options.database(db)
-    try:
-        with locked(db_path, wait=wait):
-            with _read_only(db_path) as con:
-                chosen = ledger.run_captures(con, run_id) if run_id else list(capture_ids)
-                unknown = ledger.capture_exists(con, chosen)
-                if unknown or not chosen:
-                    raise click.BadParameter(
-                        f"unknown capture ids: {', '.join(unknown)}"
-                        if unknown
-                        else f"run {run_id} has no capture to roll back",
-                    )
-                dependents = ledger.dependent_captures(con, chosen)
-            click.echo("will roll back:")
-            for capture_id in chosen:
+    if not exists(db_path):  # before locked() makes its folder and lock file
+        raise NotFound(f"no warehouse at {db_path}: run `spine-dbt backfill` first")
+    with locked(db_path, wait=wait):
+        with connect(db_path, read_only=True) as con:
+            chosen = ledger.run_captures(con, run_id) if run_id else list(capture_ids)
+            unknown = ledger.capture_exists(con, chosen)
+            if unknown:
+                raise NotFound(f"unknown capture ids: {', '.join(unknown)}", CAPTURES_HINT)
+            if not chosen:
+                raise NotFound(
+                    f"run {run_id} has no capture to roll back (an unknown run, or rolled back"
+                    " already)",
+                    CAPTURES_HINT,
+                )
+            dependents = ledger.dependent_captures(con, chosen)
+        click.echo("will roll back:")
+        for capture_id in chosen:
+            click.echo(f"  {capture_id}")
+        if dependents:
+            click.echo("and the later captures whose 6-week windows read them:")
+            for capture_id in dependents:
                 click.echo(f"  {capture_id}")
-            if dependents:
-                click.echo("and the later captures whose 6-week windows read them:")
-                for capture_id in dependents:
-                    click.echo(f"  {capture_id}")
-            if not yes:
-                click.confirm("proceed?", abort=True)
-            detail = f"rolled back ({'run ' + run_id if run_id else 'by capture id'})"
-            # The macro finds the dependents itself (the same query as the preview above).
-            outcome = backfill_lib.rollback(db_path, chosen, detail)
-    except WarehouseBusy as exc:
-        raise DatabaseBusy(str(exc)) from None
+        if not yes:
+            click.confirm("proceed?", abort=True)
+        detail = f"rolled back ({'run ' + run_id if run_id else 'by capture id'})"
+        # The macro finds the dependents itself (the same query as the preview above).
+        outcome = backfill_lib.rollback(db_path, chosen, detail)
     if not outcome.success:
         raise click.ClickException(f"rollback failed: {outcome.exception}")
     weeks = sorted({capture_id.split(":")[1] for capture_id in chosen + dependents})
-    with _read_only(db_path) as con:
+    with connect(db_path, read_only=True) as con:
         click.echo("latest capture now:")
         for week in weeks:
             for row in ledger.captures_of_week(
@@ -560,10 +553,10 @@ def verify(
         return
     if not capture_id or not against:
         raise click.UsageError("give --capture-id and --against, or --published")
-    with _read_only(db_path) as con:
+    with connect(db_path, read_only=True) as con:
         unknown = ledger.capture_exists(con, [capture_id, against])
         if unknown:
-            raise click.BadParameter(f"unknown capture ids: {', '.join(unknown)}")
+            raise NotFound(f"unknown capture ids: {', '.join(unknown)}", CAPTURES_HINT)
         differences = ledger.diff_captures(con, capture_id, against, limit)
     if not differences:
         click.echo("identical: every mart row matches (capture ids and timestamps excluded)")
@@ -576,8 +569,9 @@ def verify(
 def _verify_published(db_path: Path) -> None:
     """`dbt test` over the published warehouse; exit 1 when an error-severity test fails."""
     if not exists(db_path):
-        raise click.ClickException(f"no warehouse at {db_path}: run `spine-dbt backfill` first")
+        raise NotFound(f"no warehouse at {db_path}: run `spine-dbt backfill` first")
     with locked(db_path):  # the outcome is recorded in raw.test_results
+        check_warehouse(db_path)  # before dbt, which would log a traceback of its own
         outcome = dbt.invoke("test", db_path, extra_args=["--exclude-resource-type", "unit_test"])
     if outcome.exception:
         raise click.ClickException(f"dbt test failed to run: {outcome.exception}")
@@ -604,8 +598,14 @@ def quality(run_id: str | None, db: Path | None, show_all: bool, as_json: bool) 
       spine-dbt quality
       spine-dbt quality --run-id run_20261124T071828317712Z --json
     """
-    with _read_only(options.database(db)) as con:
-        results = ledger.test_results(con, run_id)
+    with connect(options.database(db), read_only=True) as con:
+        recorded = ledger.relation_exists(con, "raw", "test_results")
+        results = ledger.test_results(con, run_id) if recorded else []
+    if run_id and not results:
+        raise NotFound(
+            f"no test results of run {run_id}",
+            "`spine-dbt quality` without --run-id shows the newest run's",
+        )
     if as_json:
         _echo_json(results)
         return
@@ -686,12 +686,9 @@ def export(
     tiers = options.parse_tiers(tier_values)
     db_path = options.database(db)
     if not exists(db_path):
-        raise click.ClickException(f"no warehouse at {db_path}: run `spine-dbt backfill` first")
-    try:
-        with locked(db_path, wait=wait):
-            written = export_tables(db_path, out.resolve(), fmt, first, last, tiers)
-    except WarehouseBusy as exc:
-        raise DatabaseBusy(str(exc)) from None
+        raise NotFound(f"no warehouse at {db_path}: run `spine-dbt backfill` first")
+    with locked(db_path, wait=wait):
+        written = export_tables(db_path, out.resolve(), fmt, first, last, tiers)
     for table in PUBLIC_TABLES:
         click.echo(f"{written[table]:>9} rows  {out / f'{table}.{fmt}'}")
 
@@ -741,7 +738,7 @@ def generate_files(
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    default=PROJECT_DIR / "demo_data",
+    default=DEFAULT_DEMO_DIR,
     show_default=True,
     help="Folder for the generated sample files (replaced).",
 )
@@ -760,6 +757,8 @@ def demo(out: Path, db: Path | None) -> None:
       spine-dbt demo --out /tmp/finra-demo --db /tmp/demo.duckdb
     """
     db_path = options.database(db)
+    if exists(db_path):
+        check_warehouse(db_path)  # before generating the files
     out = out.resolve()
     if out.exists():
         shutil.rmtree(out)
@@ -773,20 +772,17 @@ def demo(out: Path, db: Path | None) -> None:
     calc_versions = options.parse_calc_versions(())
     click.echo(f"generated {len(written) - 1} weekly files in {weeks_dir}; warehouse {db_path}")
     results = []
-    try:
-        with locked(db_path):
-            for title in ("backfill of the sample weeks", "the same backfill again"):
-                if results:
-                    shutil.move(str(revision), str(weeks_dir / revision.name))
-                    title = f"FINRA revised {revision.name}: {title}"
-                click.echo(f"\n== {title} ==")
-                result = backfill_lib.backfill(
-                    db_path, start, DEMO_END, DEMO_TIERS, weeks_dir, calc_versions
-                )
-                click.echo(report.backfill_summary(result))
-                results.append(result)
-    except WarehouseBusy as exc:
-        raise DatabaseBusy(str(exc)) from None
+    with locked(db_path):
+        for title in ("backfill of the sample weeks", "the same backfill again"):
+            if results:
+                shutil.move(str(revision), str(weeks_dir / revision.name))
+                title = f"FINRA revised {revision.name}: {title}"
+            click.echo(f"\n== {title} ==")
+            result = backfill_lib.backfill(
+                db_path, start, DEMO_END, DEMO_TIERS, weeks_dir, calc_versions
+            )
+            click.echo(report.backfill_summary(result))
+            results.append(result)
     click.echo(
         f"\nthe marts are in {db_path} (schema main), e.g. "
         "select * from main.finra_otc_transparency_venue_share_latest;"

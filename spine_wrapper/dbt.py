@@ -73,16 +73,35 @@ def _environment(db_path: Path, target: str) -> Any:
                 os.environ[key] = value
 
 
-def target_path(db_path: Path) -> Path:
-    """dbt's target folder for one warehouse: `target/<db name>-<hash of its path>`.
+STATE_FOLDER = ".spine"  # beside the warehouse: dbt's target and logs, per warehouse
 
-    Two spine-dbt processes on different warehouses never share manifests or run results.
+
+def state_dir(location: Path) -> Path:
+    """dbt's files for one warehouse (`location`: the DuckDB file, or the Spark dir):
+    `<its folder>/.spine/<its name>-<hash of its path>`, with `target/` (manifest, run results,
+    partial-parse state) and `logs/` (dbt.log) inside.
+
+    Never in the dbt project (site-packages, once installed) nor the current directory, and
+    two spine-dbt processes on different warehouses never share manifests or run results.
     """
+    location = location.expanduser().resolve()
+    digest = hashlib.sha256(str(location).encode()).hexdigest()[:10]
+    return location.parent / STATE_FOLDER / f"{location.stem}-{digest}"
+
+
+def _warehouse_location(db_path: Path) -> Path:
     spark_dir = current_target().spark_dir if current_target().name == "spark" else None
-    if spark_dir is not None:  # the Spark warehouse is the dir, whatever --db says
-        db_path = spark_dir
-    digest = hashlib.sha256(str(db_path).encode()).hexdigest()[:10]
-    return PROJECT_DIR / "target" / f"{db_path.stem}-{digest}"
+    return spark_dir if spark_dir is not None else db_path  # Spark: the dir, whatever --db says
+
+
+def target_path(db_path: Path) -> Path:
+    """dbt's target folder (`--target-path`) for the warehouse at `db_path`."""
+    return state_dir(_warehouse_location(db_path)) / "target"
+
+
+def log_path(db_path: Path) -> Path:
+    """dbt's log folder (`--log-path`) for the warehouse at `db_path`."""
+    return state_dir(_warehouse_location(db_path)) / "logs"
 
 
 # The vars that select which captures a build covers. They change with every run, but no
@@ -93,16 +112,49 @@ def target_path(db_path: Path) -> Path:
 RUN_SELECTION_VARS = frozenset({"run_id", "start", "end", "tiers"})
 
 
+# The dbt-core release (major, minor) whose internals the partial-parse shortcut below was
+# written and tested against: `ManifestLoader.build_manifest_state_check` is no public API. On
+# any other dbt-core the shortcut is off and dbt parses as it always does (in full whenever a
+# --vars value changed): slower by a few seconds a run, never wrong.
+PARTIAL_PARSE_SHORTCUT_DBT_CORE = (1, 11)
+
+
+def dbt_core_version() -> str:
+    """The installed dbt-core's version ("" when it cannot be told)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dbt-core")
+    except PackageNotFoundError:
+        return ""
+
+
+def partial_parse_shortcut_supported(dbt_core: str) -> bool:
+    """Whether the shortcut into dbt-core's internals was made for this dbt-core version."""
+    try:
+        major, minor = (int(part) for part in dbt_core.split(".")[:2])
+    except ValueError:  # "", "1", "1.x": unknown, so not supported
+        return False
+    return (major, minor) == PARTIAL_PARSE_SHORTCUT_DBT_CORE
+
+
 @contextmanager
 def _partial_parse_across_runs() -> Any:
-    """While dbt checks whether its saved parse is still valid, hide the run-selection vars."""
+    """While dbt checks whether its saved parse is still valid, hide the run-selection vars.
+
+    Only on the dbt-core release it was made for (PARTIAL_PARSE_SHORTCUT_DBT_CORE), and only
+    when that release still has the method it wraps; elsewhere dbt parses in full.
+    """
+    if not partial_parse_shortcut_supported(dbt_core_version()):
+        yield
+        return
     try:
         from dbt.parser import manifest
     except ImportError:
         manifest = None
     loader_class = getattr(manifest, "ManifestLoader", None)
     original = getattr(loader_class, "build_manifest_state_check", None)
-    if loader_class is None or original is None:  # another dbt-core: dbt parses in full
+    if loader_class is None or original is None:  # internals moved: dbt parses in full
         yield
         return
 
@@ -192,8 +244,11 @@ def invoke(
         "--quiet",  # callbacks still receive every event
         "--no-use-colors",
     ]
-    if not any(arg == "--target-path" for arg in extra_args or []):
+    given = set(extra_args or [])
+    if "--target-path" not in given:
         args += ["--target-path", str(target_path(db_path))]
+    if "--log-path" not in given:  # else dbt writes logs/ into the project or the current dir
+        args += ["--log-path", str(log_path(db_path))]
     if dbt_vars:
         args += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
     args += extra_args or []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -77,10 +79,14 @@ def export(
     end: date | None = None,
     tiers: list[str] | None = None,
 ) -> dict[str, int]:
-    """Write every public table to `out/<table>.<fmt>`; returns the rows written per table."""
+    """Write every public table to `out/<table>.<fmt>`; returns the rows written per table.
+
+    An `out` that cannot be created or written raises OSError naming it, before any query."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
     out.mkdir(parents=True, exist_ok=True)
+    if not os.access(out, os.W_OK):  # else DuckDB's COPY fails with an IOException per file
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(out))
     where = _where(start, end, tiers)
     options = "format parquet" if fmt == "parquet" else "format csv, header true"
     written: dict[str, int] = {}

@@ -379,18 +379,17 @@ def append_events(
 
 
 def fail_orphans(con: duckdb.DuckDBPyConnection, now: datetime) -> list[str]:
-    """Append a `failed` event to every capture whose newest event is `loaded`."""
-    orphans = [
-        row[0]
-        for row in con.execute(
-            """
-            select capture_id from raw.capture_events
-            group by capture_id
-            having arg_max(status, event_at) = 'loaded'
-            order by capture_id
-            """
-        ).fetchall()
-    ]
+    """Append a `failed` event to every capture whose current status is `loaded` (read from
+    the model that defines it, stg_finra__captures; before dbt ever ran, from the loader's
+    own events)."""
+    if relation_exists(con, "staging", "stg_finra__captures"):
+        query = "select capture_id from staging.stg_finra__captures where status = 'loaded'"
+    else:
+        query = (
+            "select capture_id from raw.capture_events group by capture_id"
+            " having arg_max(status, event_at) = 'loaded'"
+        )
+    orphans = sorted(row[0] for row in con.execute(query).fetchall())
     append_events(
         con,
         orphans,

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from . import calcs, formats, tiers, warehouse, weeks
-from .paths import DEFAULT_DB, DEFAULT_SPARK_DIR, resolve_db
+from .paths import DEFAULT_DB, DEFAULT_SPARK_DIR, describe_default, resolve_db
 
 db_option = click.option(
     "--db",
@@ -19,7 +19,7 @@ db_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     show_envvar=True,
-    help=f"DuckDB warehouse file (made absolute). [default: {DEFAULT_DB}]",
+    help=f"DuckDB warehouse file (made absolute). [default: {describe_default(DEFAULT_DB)}]",
 )
 source_dir_option = click.option(
     "--source-dir",
@@ -86,7 +86,7 @@ spark_dir_option = click.option(
     show_envvar=True,
     type=click.Path(file_okay=False, path_type=Path),
     default=DEFAULT_SPARK_DIR,
-    show_default=True,
+    show_default=DEFAULT_SPARK_DIR.is_absolute() or describe_default(DEFAULT_SPARK_DIR),
     help="Spark target: where the local session keeps its warehouse and metastore.",
 )
 

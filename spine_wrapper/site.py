@@ -10,9 +10,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from . import dbt
-from .paths import PROJECT_DIR
 
-DEFAULT_TARGET = PROJECT_DIR / "target"
 HOST = "127.0.0.1"  # never another interface: the site documents a private warehouse
 SITE_FILES = ("index.html", "manifest.json", "catalog.json")
 STATIC_FILE = "static_index.html"
@@ -22,8 +20,9 @@ class SiteError(Exception):
     """The site could not be generated (no warehouse, or dbt failed)."""
 
 
-def generate(db_path: Path, target_dir: Path = DEFAULT_TARGET, static: bool = False) -> Path:
-    """Run `dbt docs generate` against `db_path`, writing the site into `target_dir`.
+def generate(db_path: Path, target_dir: Path | None = None, static: bool = False) -> Path:
+    """Run `dbt docs generate` against `db_path`, writing the site into `target_dir` (default:
+    the warehouse's own dbt target folder, dbt.target_path, beside the warehouse).
 
     The catalog (column types, row counts) is read from the warehouse, so it must exist.
     Returns the page to open: `static_index.html` (one file, no server needed) with `static`,
@@ -31,10 +30,8 @@ def generate(db_path: Path, target_dir: Path = DEFAULT_TARGET, static: bool = Fa
     """
     if not db_path.exists():
         raise SiteError(f"no warehouse at {db_path}: run `spine-dbt backfill` first")
-    target_dir = target_dir.resolve()
-    extra = ["--target-path", str(target_dir)]
-    if target_dir != DEFAULT_TARGET:  # keep dbt's log beside a non-default site, not in logs/
-        extra += ["--log-path", str(target_dir / "logs")]
+    target_dir = (target_dir or dbt.target_path(db_path)).resolve()
+    extra = ["--target-path", str(target_dir)]  # dbt's log goes beside the warehouse (invoke)
     if static:
         extra.append("--static")
     outcome = dbt.invoke("docs generate", db_path, extra_args=extra)

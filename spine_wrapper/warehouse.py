@@ -153,6 +153,11 @@ class WarehouseBusy(Exception):
     """Another process holds the database: a spine-dbt writer, or any holder of DuckDB's lock."""
 
 
+class NotAWarehouse(Exception):
+    """The --db path cannot be opened as a DuckDB database: another kind of file, a folder, a
+    file of a newer DuckDB, or one this user may not open."""
+
+
 LOCK_TIMEOUT_VARIABLE = "SPINE_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 30.0  # seconds a command retries while another process holds the file
 LOCK_POLL_SECONDS = 0.25
@@ -272,7 +277,8 @@ def connect(db_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
     another process holds the file (DuckDB's lock), it retries for SPINE_LOCK_TIMEOUT seconds,
     then raises WarehouseBusy naming the holder. On the spark target it is a DuckDB mirror of
     the Spark warehouse instead (engines.spark_mirror): the same SQL reads it, and rows
-    appended to its raw tables go to Spark on close.
+    appended to its raw tables go to Spark on close. A file DuckDB cannot open (another kind
+    of file, a newer DuckDB's) raises NotAWarehouse; a missing one, read-only, FileNotFoundError.
     """
     if _target.name == "spark":
         assert _target.spark_dir is not None
@@ -282,14 +288,18 @@ def connect(db_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
     if read_only and not db_path.exists():
         raise FileNotFoundError(f"no warehouse at {db_path}: run `spine-dbt backfill` first")
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    con = LockWait(db_path).open(
-        read_only=read_only,
-        config={
-            # the same bound as profiles.yml gives dbt: spill to disk rather than grow
-            "memory_limit": os.environ.get("SPINE_MEMORY_LIMIT", "1200MB"),
-            "preserve_insertion_order": False,
-        },
-    )
+    try:
+        con = LockWait(db_path).open(
+            read_only=read_only,
+            config={
+                # the same bound as profiles.yml gives dbt: spill to disk rather than grow
+                "memory_limit": os.environ.get("SPINE_MEMORY_LIMIT", "1200MB"),
+                "preserve_insertion_order": False,
+            },
+        )
+    except (duckdb.IOException, duckdb.CatalogException) as exc:  # its lock: WarehouseBusy
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise NotAWarehouse(f"cannot open {db_path} as a DuckDB warehouse: {reason}") from exc
     try:
         if not read_only:
             for statement in RAW_DDL:

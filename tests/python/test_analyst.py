@@ -22,12 +22,15 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 from click.testing import CliRunner, Result
 
 from spine_wrapper import dbt, html_report, ledger, site
 from spine_wrapper.cli_analyst import docs_command, report_command
 from spine_wrapper.paths import PROJECT_DIR
+
+from .conftest import query, run_cli
 
 REAL_WEEK = "2025-11-28"  # the real file published 2025-12-29
 IMAGES = PROJECT_DIR / "docs" / "images"
@@ -215,7 +218,7 @@ def test_exposures_end_the_lineage_in_what_people_consume(manifest: dict) -> Non
     assert exposures["finra_venue_share_report"]["type"] == "dashboard"
     assert exposures["finra_research_snapshot"]["type"] == "analysis"
     assert (
-        "model.spine_dbt.finra_otc_transparency_venue_share_latest"
+        "model.spine_dbt.rpt_venue_share_movers"
         in exposures["finra_venue_share_report"]["depends_on"]["nodes"]
     )
     assert (
@@ -228,6 +231,60 @@ def test_exposures_end_the_lineage_in_what_people_consume(manifest: dict) -> Non
         assert re.fullmatch(r"[\w.-]+@example\.com", exposure["owner"]["email"]), exposure["name"]
         assert exposure["owner"]["name"], exposure["name"]
         assert exposure["depends_on"]["nodes"], exposure["name"]
+
+
+REPORT_EXPOSURE = "exposure.spine_dbt.finra_venue_share_report"
+KEY_TESTS = {"unique", "expect_compound_columns_to_be_unique"}
+
+
+def _report_models(manifest: dict) -> dict[str, dict]:
+    return {n["unique_id"]: n for n in _own(manifest, "model") if n["fqn"][1] == "reports"}
+
+
+def test_report_models_are_in_the_lineage_with_tests(manifest: dict) -> None:
+    """The weekly report's numbers come from dbt models: documented, tested, read only by the
+    report's exposure, and reading published data only."""
+    reports = _report_models(manifest)
+    assert {n["name"] for n in reports.values()} >= {
+        "rpt_tier_week_summary",
+        "rpt_venue_share_movers",
+        "rpt_symbol_movers",
+        "rpt_concentration_bands",
+        "rpt_week_completeness",
+    }
+    exposure = manifest["exposures"][REPORT_EXPOSURE]
+    assert sorted(exposure["depends_on"]["nodes"]) == sorted(reports)
+    assert manifest["child_map"][REPORT_EXPOSURE] == []
+    tests: dict[str, list[dict]] = {}
+    for test in _own(manifest, "test"):
+        for parent in test["depends_on"]["nodes"]:
+            tests.setdefault(parent, []).append(test)
+    published = {
+        n["unique_id"]
+        for n in _own(manifest, "model")
+        if n["name"].endswith("_latest")
+        or n["name"] in ("finra_otc_transparency_captures", "int_captures_latest")
+    }
+    for uid, node in reports.items():
+        name = node["name"]
+        assert node["schema"] == html_report.SCHEMA, name
+        # a view (never capture-keyed, so the publication gate does not wait for it) and not
+        # named `_latest` (the gate requires rows of every mart a `_latest` view serves)
+        assert node["config"]["materialized"] == "view" and not name.endswith("_latest"), name
+        assert "one row per" in node["description"].lower(), name
+        assert node["columns"] and all(c["description"].strip() for c in node["columns"].values())
+        own_tests = tests.get(uid, [])
+        assert {(t.get("test_metadata") or {}).get("name") for t in own_tests} & KEY_TESTS, name
+        for test in own_tests:
+            assert test["config"]["severity"].lower() == "error", test["name"]
+            assert test["config"]["where"] == "__weeks_in_build__", test["name"]
+        parents = set(manifest["parent_map"][uid])
+        assert parents, name
+        rejects = "model.spine_dbt.finra_otc_transparency_rejects"
+        if rejects in parents:  # every capture's rejects: only with the latest captures
+            assert "model.spine_dbt.int_captures_latest" in parents, name
+            parents.discard(rejects)
+        assert parents <= published | set(reports), f"{name} reads {parents - published}"
 
 
 def _reaches_exposure(manifest: dict) -> set[str]:
@@ -258,15 +315,22 @@ def test_no_orphan_every_node_flows_to_an_exposure(manifest: dict) -> None:
 
 
 def test_layers_flow_source_staging_intermediate_marts(manifest: dict) -> None:
+    layers = {n["unique_id"]: n["fqn"][1] for n in _own(manifest, "model")}
     for node in _own(manifest, "model"):
         layer = node["fqn"][1]
         sources = [p for p in manifest["parent_map"][node["unique_id"]] if p.startswith("source.")]
         assert layer == "staging" or not sources, f"{node['name']} reads a source: {sources}"
-        assert layer in ("staging", "intermediate", "marts"), node["name"]
+        assert layer in ("staging", "intermediate", "marts", "reports"), node["name"]
         if layer == "staging":
             assert node["name"].startswith("stg_finra__"), node["name"]
         if layer == "intermediate":
             assert node["name"].startswith("int_"), node["name"]
+        if layer == "reports":
+            assert node["name"].startswith("rpt_"), node["name"]
+        else:
+            # reports end the model graph: only other reports (and exposures) read them
+            readers = [layers[p] for p in manifest["parent_map"][node["unique_id"]] if p in layers]
+            assert "reports" not in readers, f"{node['name']} reads a report model"
 
 
 def test_mart_descriptions_write_out_the_formulas(manifest: dict) -> None:
@@ -376,32 +440,102 @@ def test_report_is_self_contained(report_path: Path) -> None:
         assert reference not in page, reference
 
 
+def test_report_reads_only_the_report_models(real_db: Path, manifest: dict) -> None:
+    """html_report queries the rpt_ models of its exposure and nothing else."""
+
+    class Recording:
+        def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+            self.con, self.statements = con, []
+
+        def execute(self, sql: str, params: list | None = None) -> duckdb.DuckDBPyConnection:
+            self.statements.append(sql)
+            return self.con.execute(sql, params or [])
+
+    with duckdb.connect(str(real_db), read_only=True) as con:
+        recording = Recording(con)
+        report = html_report.collect(recording, date.fromisoformat(REAL_WEEK), ["OTC"])
+    assert [s.tier for s in report.sections] == ["OTC"]
+    read = {name for sql in recording.statements for name in re.findall(r"\bfrom\s+([\w.]+)", sql)}
+    models = {
+        f"{html_report.SCHEMA}.{manifest['nodes'][uid]['name']}"
+        for uid in manifest["exposures"][REPORT_EXPOSURE]["depends_on"]["nodes"]
+    }
+    assert read - {"information_schema.tables"} == models
+
+
+def test_report_numbers_are_the_models_numbers(real_db: Path, report_path: Path) -> None:
+    """The Δ pts of the real week is the model's market_share_change_pts, i.e. the difference
+    of the two weeks' shares in the `_latest` view."""
+    [(current, previous, change)] = query(
+        real_db,
+        "select market_share_pct, previous_market_share_pct, market_share_change_pts"
+        " from reports.rpt_venue_share_movers where week_ending = ? and tier = 'OTC'"
+        " and mpid = 'OTCN'",
+        [REAL_WEEK],
+    )
+    [(latest,)] = query(
+        real_db,
+        "select market_share_pct from main.finra_otc_transparency_venue_share_latest"
+        " where week_ending = cast(? as date) - 7 and tier = 'OTC' and mpid = 'OTCN'",
+        [REAL_WEEK],
+    )
+    assert previous == latest and change == (current - previous) * 100
+    page = report_path.read_text(encoding="utf-8")
+    section = page[page.index('<section id="tier-OTC">') :]
+    row = re.search(r"<td><b>OTCN</b></td>.*?</tr>", section, re.S)
+    assert row and f"<td class=n>{change:+.2f}</td>" in row.group(0)
+
+
+def test_report_of_a_warehouse_without_report_models(real_db: Path, tmp_path: Path) -> None:
+    """A warehouse built before the rpt_ models existed: a message saying how to add them."""
+    db = tmp_path / "old.duckdb"
+    shutil.copyfile(real_db, db)
+    with duckdb.connect(str(db)) as con:
+        con.execute("drop schema reports cascade")
+    out = tmp_path / "r.html"
+    result = run_cli(
+        "report", "--week", REAL_WEEK, "--tier", "OTC", "--db", str(db), "--out", str(out)
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output and not out.exists()
+    assert "no report models" in result.output and "dbt run --select reports" in result.output
+
+
 def test_report_escapes_what_it_shows() -> None:
     hostile = "<script>alert(1)</script> & Co"
-    venue = html_report.Venue(1, "AB&C", hostile, 10, 2, 1, 1.0, None)
+    venue = html_report.Venue(1, "AB&C", hostile, 10, 2, 1, 1.0, None, None)
     mover = html_report.Mover("X<Y", hostile, 12.0, "UP", 1000.0, 2, 10)
+    band = html_report.Band("high", 3, 0.25, 1.0, 1, 10, 1.0)
     section = html_report.TierWeek(
-        date(2025, 12, 26),
-        "OTC",
-        "OTC:2025-12-26:20260101T000000000000Z",
-        "/f<1>.csv",
-        1,
-        1,
-        0,
-        [venue],
-        [("X<Y", 1.0, 1, 10)],
-        [mover],
-        [],
-        [],
-        [],
+        week_ending=date(2025, 12, 26),
+        tier="OTC",
+        capture_id="OTC:2025-12-26:20260101T000000000000Z",
+        source_file="/f<1>.csv",
+        rows_read=2,
+        rows_accepted=1,
+        rows_rejected=1,
+        reject_rate=0.5,
+        top_mpid="AB&C",
+        top_venue_name=hostile,
+        top_market_share_pct=1.0,
+        venue_count=1,
+        total_volume=10,
+        total_trades=2,
+        symbol_count=1,
+        single_venue_symbol_count=1,
+        venues=[venue],
+        concentration=[1.0],
+        bands=[band],
+        risers=[mover],
+        rejects_by_code=[html_report.RejectCount("EMPTY_<SYMBOL>", 1)],
+        reject_samples=[html_report.RejectedLine("/f<1>.csv", 3, "EMPTY_<SYMBOL>", hostile)],
     )
     report = html_report.WeekReport(
         date(2025, 12, 26), ["OTC"], [section], [date(2025, 12, 26)], {}, 0
     )
     page = html_report.render(report)
-    assert "<script>" not in page
+    assert "<script>" not in page and "<SYMBOL>" not in page and "f<1>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in page
-    assert "AB&amp;C" in page and "X&lt;Y" in page
+    assert "AB&amp;C" in page and "X&lt;Y" in page and "EMPTY_&lt;SYMBOL&gt;" in page
 
 
 @pytest.fixture(scope="module")
@@ -544,6 +678,7 @@ def test_lineage_graph_renders_source_to_exposures(
         "model.spine_dbt.int_venue_volumes",
         "model.spine_dbt.finra_otc_transparency_venue_share",
         "model.spine_dbt.finra_otc_transparency_venue_share_latest",
+        "model.spine_dbt.rpt_venue_share_movers",
         "exposure.spine_dbt.finra_venue_share_report",
     ]
     assert [(a, b) for a, b in zip(path, path[1:], strict=False) if (a, b) not in edges] == []

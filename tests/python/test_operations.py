@@ -119,7 +119,7 @@ def test_rollback_of_one_capture_lists_the_windows_that_read_it(tmp_path: Path) 
         str(db),
         "--yes",
     )
-    assert refused.exit_code == 2 and "unknown capture ids" in refused.output
+    assert refused.exit_code == 1 and "unknown capture ids" in refused.output  # not found
     from click.testing import CliRunner
 
     from spine_wrapper.cli import main
