@@ -7,7 +7,7 @@
     {%- set start = var('start', none) -%}
     {%- set end = var('end', none) -%}
     {%- set tiers = var('tiers', none) -%}
-    {%- if run_id is not none and not modules.re.fullmatch('run_[0-9]{8}T[0-9]{12}Z', run_id | string) -%}
+    {%- if run_id is not none and not modules.re.fullmatch(run_id_pattern(), run_id | string) -%}
         {{ exceptions.raise_compiler_error("var run_id " ~ (run_id | string) ~ " is not a run id (run_YYYYMMDDTHHMMSSffffffZ)") }}
     {%- endif -%}
     {%- for name, value in [('start', start), ('end', end)] -%}
@@ -19,8 +19,8 @@
         {%- set tiers = [tiers] -%}
     {%- endif -%}
     {%- for tier in (tiers or []) -%}
-        {%- if tier not in ['NMS_TIER_1', 'NMS_TIER_2', 'OTC'] -%}
-            {{ exceptions.raise_compiler_error("var tiers: " ~ (tier | string) ~ " is not a canonical tier (NMS_TIER_1, NMS_TIER_2, OTC)") }}
+        {%- if tier not in canonical_tiers() -%}
+            {{ exceptions.raise_compiler_error("var tiers: " ~ (tier | string) ~ " is not a canonical tier (" ~ canonical_tiers() | join(', ') ~ ")") }}
         {%- endif -%}
     {%- endfor -%}
     {%- set calc_versions = var('calc_versions', {}) or {} -%}

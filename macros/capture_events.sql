@@ -42,7 +42,23 @@
     {%- endif -%}
 {% endmacro %}
 
-{#- A capture id: `<TIER>:<week ending>:<run stamp>` (spine_wrapper/load.py, capture_id_for). -#}
+{#-
+    The ids the loader mints (spine_wrapper/load.py: new_run_stamp, capture_id_for; the run id
+    is `run_<stamp>`, spine_wrapper/backfill.py). tests/python/test_parity.py holds these
+    patterns to the ids the Python code generates.
+-#}
+
+{#- A run stamp: UTC, to the microsecond, `YYYYMMDDTHHMMSSffffffZ`. -#}
+{% macro run_stamp_pattern() %}
+    {{- return('[0-9]{8}T[0-9]{12}Z') -}}
+{% endmacro %}
+
+{#- A run id: `run_<run stamp>`. -#}
+{% macro run_id_pattern() %}
+    {{- return('run_' ~ run_stamp_pattern()) -}}
+{% endmacro %}
+
+{#- A capture id: `<TIER>:<week ending>:<run stamp>`. -#}
 {% macro capture_id_pattern() %}
-    {{- return('(NMS_TIER_1|NMS_TIER_2|OTC):[0-9]{4}-[0-9]{2}-[0-9]{2}:[0-9]{8}T[0-9]{12}Z') -}}
+    {{- return('(' ~ canonical_tiers() | join('|') ~ '):[0-9]{4}-[0-9]{2}-[0-9]{2}:' ~ run_stamp_pattern()) -}}
 {% endmacro %}

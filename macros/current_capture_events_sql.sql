@@ -1,7 +1,8 @@
 {#
     A subquery over the append-only capture events log: each capture's newest event, i.e. its
     current status (capture_id, run_id, status, event_at, detail). Status is never updated in
-    place; the newest event wins, ties broken by the precedence of DOMAIN.md §3. With
+    place; the newest event wins, ties broken by the precedence of DOMAIN.md §3 (the order of
+    capture_statuses(): a later status wins). With
     `as_of_run_start`, the status as it was when this dbt invocation started.
 #}
 {% macro current_capture_events_sql(events_relation, as_of_run_start=false) %}
@@ -23,10 +24,10 @@
                 order by
                     event_at desc,
                     case status
-                        when 'rolled_back' then 4
-                        when 'failed' then 3
-                        when 'published' then 2
-                        else 1
+                        {%- for status in capture_statuses() %}
+                        when '{{ status }}' then {{ loop.index }}
+                        {%- endfor %}
+                        else 0
                     end desc
             ) as event_rank
         from {{ events_relation }}

@@ -32,7 +32,7 @@
 
     {#- The captures asked for, with their current status. -#}
     {%- if run_id is not none -%}
-        {%- if not modules.re.fullmatch('run_[0-9]{8}T[0-9]{12}Z', run_id | string) -%}
+        {%- if not modules.re.fullmatch(run_id_pattern(), run_id | string) -%}
             {{ exceptions.raise_compiler_error("not a run id: " ~ run_id ~ " (expected e.g. run_20261124T071828317712Z)") }}
         {%- endif -%}
         {%- set condition = "captures.run_id = " ~ string_literal(run_id) -%}

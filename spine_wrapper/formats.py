@@ -291,8 +291,9 @@ def _json_text(value: object) -> str:
 
 
 def parse_iso(value: str) -> date | None:
-    """YYYY-MM-DD only, as the dbt models read it (date.fromisoformat also takes 20251215)."""
-    value = value.strip()
+    """YYYY-MM-DD only, as the dbt models read it (date.fromisoformat also takes 20251215).
+    Surrounding spaces are dropped, as SQL's trim() does; a tab or line break is not."""
+    value = value.strip(" ")
     if not ISO_DATE.fullmatch(value):
         return None
     try:

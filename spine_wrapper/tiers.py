@@ -1,4 +1,8 @@
-"""Canonical tiers and their spellings, read from the dbt seed so both sides agree."""
+"""Canonical tiers, their spellings and publication delays, read from the dbt seeds the models
+join (tier_aliases, publication_delays), so both sides agree. The rules that remain written
+twice, the spelling key (the dbt macro `alias_key`) and the tier list Jinja checks before a
+seed can be read (the macro `canonical_tiers`), are held to these by tests/python/test_parity.py.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +11,38 @@ from functools import cache
 
 from .paths import SEEDS_DIR
 
-TIERS = ("NMS_TIER_1", "NMS_TIER_2", "OTC")
 
-
-def alias_key(text: str) -> str:
-    """Same comparison key as the dbt macro `alias_key`: trim, upper, drop space/_/-."""
-    return text.strip().upper().replace(" ", "").replace("_", "").replace("-", "")
-
-
-@cache
-def _aliases() -> dict[str, str]:
-    with (SEEDS_DIR / "tier_aliases.csv").open(newline="", encoding="utf-8") as handle:
-        table = {alias_key(row["alias"]): row["tier"] for row in csv.DictReader(handle)}
-    table.update({alias_key(tier): tier for tier in TIERS})
-    return table
+def _seed_rows(name: str) -> list[dict[str, str]]:
+    with (SEEDS_DIR / f"{name}.csv").open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
 
 
 @cache
 def publication_delay_weeks() -> dict[str, int]:
-    """Tier -> weeks FINRA publishes after the week (the publication_delays seed)."""
-    with (SEEDS_DIR / "publication_delays.csv").open(newline="", encoding="utf-8") as handle:
-        return {row["tier"]: int(row["delay_weeks"]) for row in csv.DictReader(handle)}
+    """Tier -> weeks FINRA publishes after the week (the publication_delays seed, one row per
+    canonical tier)."""
+    return {row["tier"]: int(row["delay_weeks"]) for row in _seed_rows("publication_delays")}
+
+
+# The canonical tiers, in the seed's order (NMS_TIER_1, NMS_TIER_2, OTC).
+TIERS: tuple[str, ...] = tuple(publication_delay_weeks())
+
+
+def alias_key(text: str) -> str:
+    """The dbt macro `alias_key`'s comparison key, as the model applies it to a trimmed field:
+    upper-cased, spaces, `_` and `-` removed. Only spaces: SQL's trim() keeps a tab or line
+    break, and so a spelling with one is no tier on either side."""
+    return text.upper().replace(" ", "").replace("_", "").replace("-", "")
+
+
+@cache
+def _aliases() -> dict[str, str]:
+    """Spelling key -> canonical tier: each alias of the tier_aliases seed, and each tier it
+    names under its own name (stg_finra__rows_validated's `tier_keys`)."""
+    rows = _seed_rows("tier_aliases")
+    table = {alias_key(row["alias"]): row["tier"] for row in rows}
+    table.update({alias_key(row["tier"]): row["tier"] for row in rows})
+    return table
 
 
 def canonical_tier(text: str) -> str | None:

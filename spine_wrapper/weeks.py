@@ -30,9 +30,10 @@ def friday_after(day: date) -> date:
 def friday_before(day: date) -> date:
     """The last Friday strictly before `day` (DOMAIN.md §1.3): the publication-delay rule
     counts back from it, and the previous-Friday rule is it. The dbt macro
-    `week_ending_from_last_update` is its SQL twin, held to it by a test: a previous-Friday
-    capture whose rows the SQL placed in another week would accept none of them
-    (test_finra_layouts.test_week_rule_previous_friday_keeps_the_reference_mapping)."""
+    `week_ending_from_last_update` is its SQL twin: a capture whose rows the SQL placed in
+    another week would accept none of them. tests/python/test_parity.py holds the two together
+    (the macro run in DuckDB over every day of 2018-2028, and stg_finra__rows_validated over
+    every week rule and tier)."""
     return friday_on_or_before(day - timedelta(days=1))
 
 
