@@ -2,20 +2,79 @@
 
 from __future__ import annotations
 
+import io
+
+from rich import box
+from rich.cells import cell_len
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
 from .backfill import BackfillResult, Partition
+
+# No edges and one ASCII rule under the header: every row starts with its first cell at column
+# 0 and columns are separated by spaces only, so lines can be split on whitespace.
+_HEAD_RULE = box.Box(
+    "    \n"  # top
+    "    \n"  # head
+    " -  \n"  # head row: the rule under the header
+    "    \n"  # mid
+    "    \n"  # row
+    "    \n"  # foot row
+    "    \n"  # foot
+    "    \n",  # bottom
+    ascii=True,
+)
 
 
 def _cell(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def _render(renderable: Table, width: int) -> str:
+    """Render without colour, control codes or wrapping, into a string."""
+    console = Console(
+        file=io.StringIO(),
+        width=width,
+        color_system=None,
+        force_terminal=False,
+        force_jupyter=False,
+        force_interactive=False,
+        no_color=True,
+        markup=False,
+        emoji=False,
+        highlight=False,
+        legacy_windows=False,
+        safe_box=False,
+    )
+    with console.capture() as captured:
+        console.print(renderable, crop=False)
+    return captured.get()
+
+
 def table(headers: list[str], rows: list[list[object]]) -> str:
-    """A plain aligned text table."""
+    """An aligned text table: a header, a rule of dashes, then one line per row, columns
+    separated by two spaces; long values (paths, capture ids) are never wrapped or cut."""
     cells = [headers] + [[_cell(v) for v in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(line.rstrip() for line in lines)
+    grid = Table(
+        box=_HEAD_RULE,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),  # with the one-space column separator: two spaces between
+        collapse_padding=False,
+        header_style=None,
+        expand=False,
+    )
+    for header in headers:
+        grid.add_column(Text(header), no_wrap=True, overflow="ignore")
+    for row in cells[1:]:
+        grid.add_row(*(Text(c) for c in row))
+    widths = [
+        max(cell_len(line) for row in cells for line in row[i].split("\n"))
+        for i in range(len(headers))
+    ]
+    text = _render(grid, sum(widths) + 2 * len(widths) + 10)
+    return "\n".join(line.rstrip() for line in text.rstrip("\n").split("\n"))
 
 
 def _outcome(p: Partition) -> str:
