@@ -1,9 +1,11 @@
 """Benchmark of spine-dbt at FINRA scale; prints a table and writes bench/results.json.
 
     python bench/backfill.py [--work DIR] [--runs 3] [--full-runs 3] [--weeks 156]
+                             [--duckdb-threads N]
 
 Measures, on this machine, in one run:
-  1. the full backfill of N weeks x 3 tiers of realistic files (wall time, rows/s, peak RSS);
+  1. the full backfill of N weeks x 3 tiers of realistic files (wall time, rows/s, peak RSS,
+     and its stages from the run report: plan (discover, identify, digest), load, build);
   2. the same computation as one hand-written DuckDB script (bench/handwritten.sql), the
      practical lower bound, and the ratio;
   3. one new week on top of the N-week history vs the same week on a 5-week history;
@@ -11,6 +13,8 @@ Measures, on this machine, in one run:
   5. `status` and `plan` on the N-week warehouse.
 Each figure is the median of --runs runs (the full backfill and the script run --full-runs
 times). Targets print PASS/FAIL; ratios are the targets, since absolute times vary by machine.
+--duckdb-threads N sets SPINE_DUCKDB_THREADS for every spine-dbt run (and the script's DuckDB
+threads), so a 2-core machine can reproduce a big machine's setting.
 """
 
 from __future__ import annotations
@@ -111,7 +115,10 @@ def main() -> None:
     parser.add_argument("--weeks", type=int, default=156)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--full-runs", type=int, default=3)
+    parser.add_argument("--duckdb-threads", type=int, default=None)
     args = parser.parse_args()
+    if args.duckdb_threads:
+        os.environ["SPINE_DUCKDB_THREADS"] = str(args.duckdb_threads)
     work: Path = args.work
     work.mkdir(parents=True, exist_ok=True)
     start = END - timedelta(days=7 * (args.weeks - 1))
@@ -124,12 +131,27 @@ def main() -> None:
     # 1. the full backfill
     full_db = work / "full.duckdb"
 
+    stages: list[dict[str, float]] = []
+
     def full_run(_: int) -> tuple[float, int]:
-        elapsed, rss, _out = measure(backfill(fresh(full_db), files, start, END))
+        report = work / "full_run.json"
+        elapsed, rss, _out = measure(
+            backfill(fresh(full_db), files, start, END, "--report", str(report))
+        )
+        stages.append(json.loads(report.read_text())["timings_s"])
         return elapsed, rss
 
     full_s, full_rss = median_of(args.full_runs, full_run)
-    results["full_backfill"] = {"seconds": full_s, "rows_s": rows / full_s, "peak_rss": full_rss}
+    stage_s = {
+        name: statistics.median(run[name] for run in stages) for name in ("plan", "load", "build")
+    }
+    results["full_backfill"] = {
+        "seconds": full_s,
+        "rows_s": rows / full_s,
+        "peak_rss": full_rss,
+        "stages_s": stage_s,
+        "duckdb_threads": args.duckdb_threads or os.cpu_count(),
+    }
 
     # 2. the hand-written DuckDB script over the same files
     script = work / "handwritten.py"
@@ -138,7 +160,9 @@ def main() -> None:
         "files = sorted(str(p) for p in __import__('pathlib').Path(sys.argv[1]).iterdir())\n"
         f"sql = open({str(HERE / 'handwritten.sql')!r}).read()\n"
         "sql = sql.replace('{files}', '[' + ', '.join(repr(f) for f in files) + ']')\n"
-        "con = duckdb.connect(sys.argv[2], config={'memory_limit': '1200MB'})\n"
+        "from spine_wrapper.resources import duckdb_resources\n"
+        "import os\n"
+        "con = duckdb.connect(sys.argv[2], config=duckdb_resources(os.environ).settings())\n"
         "con.execute(sql)\n"
     )
     hand_db = work / "handwritten.duckdb"
@@ -221,6 +245,11 @@ def main() -> None:
             "full backfill",
             f"{full_s:.1f} s, {rows / full_s:,.0f} rows/s, peak RSS {full_rss / GIB:.2f} GiB",
         ),
+        (
+            "  of which plan / load / build",
+            " / ".join(f"{stage_s[name]:.1f} s" for name in ("plan", "load", "build"))
+            + f" (plan+load {(stage_s['plan'] + stage_s['load']) / full_s:.0%} of the run)",
+        ),
         ("hand-written DuckDB script", f"{hand_s:.1f} s (peak RSS {hand_rss / GIB:.2f} GiB)"),
         ("one week on the full history", f"{on_full:.1f} s"),
         ("one week on a 5-week history", f"{on_small:.1f} s"),
@@ -228,7 +257,11 @@ def main() -> None:
         ("status / plan on the full warehouse", f"{status_s:.2f} s / {plan_s:.2f} s"),
     ]
     width = max(len(name) for name, _ in table)
-    print(f"spine-dbt benchmark: {args.weeks} weeks x 3 tiers, {os.cpu_count()} cores")
+    threads = args.duckdb_threads or "one per core"
+    print(
+        f"spine-dbt benchmark: {args.weeks} weeks x 3 tiers, {os.cpu_count()} cores,"
+        f" DuckDB threads: {threads}"
+    )
     for name, value in table:
         print(f"  {name.ljust(width)}  {value}")
     for item in results["targets"]:

@@ -40,6 +40,27 @@
 {% endmacro %}
 
 {#-
+    The captures of this build that have rows in each of the `served` marts (served_marts()):
+    one row per (capture_id, mart_name). With no served mart, the captures of the CTE
+    `empty_from` with an empty mart name, so that the query stays valid.
+-#}
+{% macro served_mart_rows(served, empty_from) %}
+    {%- for mart in served -%}
+        select distinct
+            capture_id,
+            '{{ mart.name }}' as mart_name
+        from {{ api.Relation.create(database=mart.database, schema=mart.schema, identifier=mart.alias) }}
+        where {{ captures_in_build(week_column='week_ending') }}
+        {% if not loop.last %}union all{% endif %}
+    {% else -%}
+        select
+            capture_id,
+            '' as mart_name
+        from {{ empty_from }}
+    {%- endfor %}
+{% endmacro %}
+
+{#-
     Why this invocation cannot publish, as a list of messages (empty: it can): every
     capture-keyed model and every error-severity data test must be selected, since a capture
     is published only after all of them ran for it now.

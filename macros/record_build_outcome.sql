@@ -44,7 +44,6 @@
 -#}
 {% macro capture_outcomes(results) %}
     {%- set statements = [] -%}
-    {%- set events = source('finra', 'capture_events') -%}
     {%- set build_ids = build_capture_ids() -%}
     {%- set traced = {} -%}
     {%- set untraced = [] -%}
@@ -64,12 +63,7 @@
             {%- endif -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- set not_failed_yet -%}
-        capture_id in (
-            select capture_id from ({{ current_capture_events_sql(events) }}) as current_events
-            where status in ('loaded', 'published')
-        )
-    {%- endset -%}
+    {%- set not_failed_yet = captures_now(['loaded', 'published']) -%}
     {%- for capture_id, tests in traced.items() -%}
         {%- do statements.append(append_capture_events(
             'failed', 'failed: ' ~ (tests | unique | sort | join(', ')), capture_id_in([capture_id]) ~ ' and ' ~ not_failed_yet
@@ -85,7 +79,7 @@
     {%- if untraced -%}
         {%- do statements.append(append_capture_events(
             'failed', 'failed: ' ~ (untraced | sort | join(', ')),
-            captures_in_build() ~ " and capture_id in (select capture_id from (" ~ current_capture_events_sql(events) ~ ") as current_events where status = 'loaded')"
+            captures_in_build() ~ ' and ' ~ captures_now(['loaded'])
         )) -%}
     {%- elif gate.status == 'success' -%}
         {%- do statements.extend(unpublished_after_gate(build_ids)) -%}
@@ -160,17 +154,24 @@
     {{ return(readers) }}
 {% endmacro %}
 
+{#- A condition on capture_id: the capture's current status (from the events log) is one of
+    `statuses`. -#}
+{% macro captures_now(statuses) %}
+    {%- set literals = [] -%}
+    {%- for status in statuses -%}
+        {%- do literals.append(string_literal(status)) -%}
+    {%- endfor -%}
+    {%- set current = current_capture_events_sql(source('finra', 'capture_events')) -%}
+    {{- return(
+        'capture_id in (select capture_id from (' ~ current ~ ') as current_events'
+        ~ ' where status in (' ~ (literals | join(', ')) ~ '))'
+    ) -}}
+{% endmacro %}
+
 {#- After a gate that ran: fail the captures of the build it did not publish, saying why. -#}
 {% macro unpublished_after_gate(build_ids) %}
-    {%- set events = source('finra', 'capture_events') -%}
     {%- set counted = spine_model_relation('int_capture_rows_counted') -%}
-    {%- set still_loaded -%}
-        {{ captures_in_build() }}
-        and capture_id in (
-            select capture_id from ({{ current_capture_events_sql(events) }}) as current_events
-            where status = 'loaded'
-        )
-    {%- endset -%}
+    {%- set still_loaded = captures_in_build() ~ ' and ' ~ captures_now(['loaded']) -%}
     {%- set without_rows = "capture_id in (select capture_id from " ~ counted ~ " where " ~ captures_in_build() ~ " and rows_accepted = 0)" -%}
     {{ return([
         append_capture_events(

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from . import dbt, ledger
+import duckdb
+
+from . import dbt, ledger, resources
 from .discover import SourceFile, discover
 from .formats import PUBLICATION_DELAY
 from .load import (
@@ -20,7 +24,7 @@ from .load import (
     new_run_stamp,
 )
 from .progress import Progress
-from .warehouse import connect, current_target, exists
+from .warehouse import Warehouse, connect
 from .weeks import fridays
 
 WINDOW_DAYS = 35  # a 6-week window reaches 5 Fridays back
@@ -67,18 +71,27 @@ class BackfillResult:
     failed_nodes: list[dbt.NodeResult] = field(default_factory=list)
     warned_nodes: list[dbt.NodeResult] = field(default_factory=list)
     skipped_files: list[SourceFile] = field(default_factory=list)
-    dbt_error: str | None = None
+    dbt_error: str | None = None  # why the run stopped: dbt's exception, or the loader's
     rejects_by_code: dict[str, int] = field(default_factory=dict)
     failing_rows: dict[str, list[dict[str, object]]] = field(default_factory=dict)
     orphans: list[str] = field(default_factory=list)
+    # wall seconds per stage: plan (discover and identify the files), load, build (every
+    # `dbt build` of the run, publication included)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return all(p.ok for p in self.partitions) and self.dbt_error is None
 
+    @property
+    def out_of_memory(self) -> bool:
+        """Whether DuckDB ran out of memory, in the loader or in a dbt node."""
+        messages = [self.dbt_error, *(node.message for node in self.failed_nodes)]
+        return any(resources.is_out_of_memory(message) for message in messages)
+
 
 def plan(
-    db_path: Path,
+    warehouse: Warehouse,
     start: date,
     end: date,
     tiers: list[str],
@@ -96,8 +109,8 @@ def plan(
     statuses: dict[tuple[date, str], str] = {}
     fingerprints: dict[str, tuple[int, int, str]] = {}
     incomplete: dict[str, list[str]] = {}
-    if exists(db_path):
-        with connect(db_path, read_only=True) as con:
+    if warehouse.exists():
+        with connect(warehouse, read_only=True) as con:
             published = ledger.latest_published(con, start, end, tiers)
             statuses = ledger.newest_status(con, start, end, tiers)
             fingerprints = ledger.file_fingerprints(con)
@@ -112,7 +125,8 @@ def plan(
         source_dir,
         already_verified=lambda path: known_digest(path) is not None,
         week_rule=week_rule,
-        warehouse=db_path if current_target().name == "duckdb" else None,
+        warehouse=None if warehouse.on_spark else warehouse.path,
+        workers=resources.duckdb_resources(os.environ).threads,
     )
     by_partition: dict[tuple[date, str], list[SourceFile]] = {}
     skipped: list[SourceFile] = []
@@ -215,7 +229,7 @@ def _digest(source: SourceFile) -> str:
 
 
 def load(
-    db_path: Path,
+    warehouse: Warehouse,
     partitions: list[Partition],
     calc_versions: dict[str, str],
     now: datetime | None = None,
@@ -237,7 +251,7 @@ def load(
         size_mtime = file_stamp(p.source.path)
         sha = p.file_sha256 or _digest(p.source)
         captures.append(Capture(p.capture_id, run_id, p.source, sha, size_mtime))
-    with connect(db_path) as con:
+    with connect(warehouse) as con:
         loaded = load_captures(con, captures, calc_versions, now.replace(tzinfo=None))
     for p in chosen:
         outcome = loaded[p.capture_id or ""]
@@ -248,7 +262,7 @@ def load(
 
 
 def build(
-    db_path: Path,
+    warehouse: Warehouse,
     run_id: str,
     start: date,
     end: date,
@@ -267,18 +281,18 @@ def build(
     # Unit tests check the SQL, not the data: the test suite runs them, not every backfill.
     return dbt.invoke(
         "build",
-        db_path,
+        warehouse,
         dbt_vars,
         on_event=on_event,
         extra_args=["--exclude-resource-type", "unit_test"],
     )
 
 
-def collect(db_path: Path, result: BackfillResult) -> None:
+def collect(warehouse: Warehouse, result: BackfillResult) -> None:
     """Read back each loaded partition's status and row counts from the captures model."""
     partitions = result.partitions
     ids = [p.capture_id for p in partitions if p.capture_id and p.action in TO_LOAD]
-    with connect(db_path, read_only=True) as con:
+    with connect(warehouse, read_only=True) as con:
         rows = {row[0]: row for row in ledger.capture_rows(con, ids)}
         result.rejects_by_code = ledger.rejects_by_code(con, ids)
         if result.failed_nodes and result.run_id:
@@ -299,7 +313,7 @@ def collect(db_path: Path, result: BackfillResult) -> None:
 
 
 def backfill(
-    db_path: Path,
+    warehouse: Warehouse,
     start: date,
     end: date,
     tiers: list[str],
@@ -319,16 +333,19 @@ def backfill(
     first (later windows read the chunks before them); a chunk that fails stops the run.
     """
     say = progress.stage if progress else (lambda message: None)
-    cleaned = clean_orphans(db_path)
+    cleaned = clean_orphans(warehouse)
     say(f"planning {start}..{end} {', '.join(tiers)} from {source_dir}")
+    started = time.monotonic()
     partitions, skipped = plan(
-        db_path, start, end, tiers, source_dir, calc_versions, force, week_rule
+        warehouse, start, end, tiers, source_dir, calc_versions, force, week_rule
     )
+    planned = time.monotonic() - started
     if retry_failed:
         for p in partitions:
             if p.action in TO_LOAD and p.action != FAILED_EARLIER:
                 p.action, p.detail = "not retried", "--retry-failed only re-attempts failed weeks"
     result = BackfillResult(None, partitions, skipped_files=skipped, orphans=cleaned)
+    result.timings = {"plan": round(planned, 3), "load": 0.0, "build": 0.0}
     now = datetime.now(UTC)
     weeks = fridays(start, end)
     for first in range(0, len(weeks), chunk_weeks):
@@ -337,13 +354,23 @@ def backfill(
         to_load = sum(1 for p in chunk if p.action in TO_LOAD)
         if to_load:
             say(f"loading {to_load} files for {chunk_weeks_list[0]}..{chunk_weeks_list[-1]}")
-        run_id = load(db_path, chunk, calc_versions, now)
-        if run_id is None:
-            continue
-        result.run_id = run_id
-        build_chunk(
-            db_path, result, chunk, run_id, chunk_weeks_list, tiers, calc_versions, progress
-        )
+        try:
+            started = time.monotonic()
+            run_id = load(warehouse, chunk, calc_versions, now)
+            result.timings["load"] = round(result.timings["load"] + time.monotonic() - started, 3)
+            if run_id is None:
+                continue
+            result.run_id = run_id
+            started = time.monotonic()
+            build_chunk(
+                warehouse, result, chunk, run_id, chunk_weeks_list, tiers, calc_versions, progress
+            )
+            result.timings["build"] = round(result.timings["build"] + time.monotonic() - started, 3)
+        except duckdb.OutOfMemoryException as exc:  # the loader's (dbt's is a node error)
+            result.dbt_error = f"out of memory: {str(exc).splitlines()[0]}"
+            _fail_chunk(warehouse, chunk, result)
+        if result.out_of_memory:
+            say(resources.out_of_memory_hint(resources.duckdb_resources(os.environ)))
         published = sorted({str(p.week_ending) for p in chunk if p.status == "published"})
         say(
             f"published {len(published)} weeks" + (f": {', '.join(published)}" if published else "")
@@ -358,7 +385,7 @@ def backfill(
 
 
 def build_chunk(
-    db_path: Path,
+    warehouse: Warehouse,
     result: BackfillResult,
     chunk: list[Partition],
     run_id: str,
@@ -375,7 +402,7 @@ def build_chunk(
     while waiting:
         say(f"dbt build of {len(waiting)} captures (run {run_id})")
         outcome = build(
-            db_path,
+            warehouse,
             run_id,
             weeks[0],
             weeks[-1],
@@ -387,51 +414,63 @@ def build_chunk(
         result.warned_nodes += outcome.warned
         if outcome.exception:
             result.dbt_error = outcome.exception
-        collect(db_path, result)
+        collect(warehouse, result)
         still = [p for p in chunk if p.status == "loaded"]
         if outcome.exception or len(still) in (0, len(waiting)):
             break
         waiting = still
     unfinished = [p.capture_id for p in chunk if p.status == "loaded" and p.capture_id]
     if unfinished:
-        fail_unfinished(db_path, unfinished, result.dbt_error)
-        collect(db_path, result)
+        fail_unfinished(warehouse, unfinished, result.dbt_error)
+        collect(warehouse, result)
 
 
-def fail_unfinished(db_path: Path, capture_ids: list[str], dbt_error: str | None) -> None:
+def _fail_chunk(warehouse: Warehouse, chunk: list[Partition], result: BackfillResult) -> None:
+    """After the loader ran out of memory: its transaction left nothing behind, or, when the
+    chunk was loaded, its captures still `loaded` are failed. Every partition it was to load
+    ends failed, saying why."""
+    loaded = [p.capture_id for p in chunk if p.status == "loaded" and p.capture_id]
+    if loaded:
+        fail_unfinished(warehouse, loaded, result.dbt_error)
+    for p in chunk:
+        if p.action in TO_LOAD and p.status != "published":
+            p.status, p.detail = "failed", result.dbt_error or "out of memory"
+
+
+def fail_unfinished(warehouse: Warehouse, capture_ids: list[str], dbt_error: str | None) -> None:
     """Give the captures a run could not finish (dbt stopped before deciding them) a `failed`
     event, so that none is left `loaded`."""
     reason = (dbt_error or "dbt build ended without publishing it").splitlines()[0][:300]
-    with connect(db_path) as con:
+    with connect(warehouse) as con:
         ledger.append_events(
             con, capture_ids, "failed", f"not published: {reason}", datetime.now(UTC)
         )
 
 
-def clean_orphans(db_path: Path) -> list[str]:
+def clean_orphans(warehouse: Warehouse) -> list[str]:
     """Mark failed every capture still `loaded` whose run was interrupted (the caller holds the
     warehouse lock, so no run of ours is in progress). Returns their ids."""
-    if not exists(db_path):
+    if not warehouse.exists():
         return []
-    with connect(db_path) as con:
+    with connect(warehouse) as con:
         return ledger.fail_orphans(con, datetime.now(UTC).replace(tzinfo=None))
 
 
-def rollback(db_path: Path, capture_ids: list[str], detail: str) -> dbt.DbtOutcome:
+def rollback(warehouse: Warehouse, capture_ids: list[str], detail: str) -> dbt.DbtOutcome:
     """Roll back `capture_ids` and the later captures whose windows read them (the dbt macro
     `rollback_captures` finds those, as it does when run by hand), removing their rows from
     every capture-keyed model in one transaction; then take a capture-history snapshot so the
     change is recorded now."""
     outcome = dbt.invoke(
         "run-operation rollback_captures",
-        db_path,
+        warehouse,
         extra_args=["--args", json.dumps({"capture_ids": capture_ids, "detail": detail})],
     )
-    if not outcome.success or current_target().name == "spark":
+    if not outcome.success or warehouse.on_spark:
         return outcome  # no snapshot on Spark (dbt_project.yml): the events log records it
     # The snapshot reads the view int_captures_latest: replace it first, so that a warehouse
     # last built by an earlier release is snapshotted with today's columns (`latest_since`).
-    refreshed = dbt.invoke("run", db_path, extra_args=["--select", "int_captures_latest"])
+    refreshed = dbt.invoke("run", warehouse, extra_args=["--select", "int_captures_latest"])
     if not refreshed.success:
         return refreshed
-    return dbt.invoke("snapshot", db_path)
+    return dbt.invoke("snapshot", warehouse)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import engines
+from . import engines, resources
 from .paths import PROJECT_DIR
-from .warehouse import LockWait, current_target, lock_holder
+from .warehouse import LockWait, Warehouse, lock_holder
 
 ERROR_STATUSES = {"error", "fail", "runtime error"}
 
@@ -53,16 +53,46 @@ def default_threads() -> int:
     return max(2, min(8, os.cpu_count() or 2))
 
 
+# The environment variables profiles.yml reads that the wrapper sets per invocation.
+DBT_ENVIRONMENT = (
+    "SPINE_DB",
+    "SPINE_TARGET",
+    "SPINE_SPARK_DIR",
+    "SPINE_THREADS",
+    "DO_NOT_TRACK",
+    resources.MEMORY_VARIABLE,
+    resources.THREADS_VARIABLE,
+)
+
+
+def dbt_environment(warehouse: Warehouse, environ: Mapping[str, str]) -> dict[str, str]:
+    """What profiles.yml reads for one invocation on `warehouse`, given the caller's
+    environment `environ`: SPINE_DB, SPINE_TARGET, SPINE_SPARK_DIR on Spark, SPINE_THREADS
+    (the user's, else default_threads() on DuckDB), DuckDB's SPINE_MEMORY_LIMIT and
+    SPINE_DUCKDB_THREADS (resources.duckdb_resources), DO_NOT_TRACK."""
+    env = {"SPINE_DB": str(warehouse.path), "SPINE_TARGET": warehouse.target, "DO_NOT_TRACK": "1"}
+    if warehouse.spark_dir is not None:
+        env["SPINE_SPARK_DIR"] = str(warehouse.spark_dir)
+    if environ.get("SPINE_THREADS"):
+        env["SPINE_THREADS"] = environ["SPINE_THREADS"]
+    elif not warehouse.on_spark:
+        env["SPINE_THREADS"] = str(default_threads())
+    if not warehouse.on_spark:  # DuckDB's memory limit and worker threads, as the loader's
+        sized = resources.duckdb_resources(environ).settings()
+        env[resources.MEMORY_VARIABLE] = sized["memory_limit"]
+        env[resources.THREADS_VARIABLE] = sized["threads"]
+    return env
+
+
 @contextmanager
-def _environment(db_path: Path, target: str) -> Any:
-    keys = ("SPINE_DB", "SPINE_TARGET", "SPINE_SPARK_DIR", "SPINE_THREADS", "DO_NOT_TRACK")
-    saved = {key: os.environ.get(key) for key in keys}
-    os.environ.update({"SPINE_DB": str(db_path), "SPINE_TARGET": target, "DO_NOT_TRACK": "1"})
-    if target == "duckdb" and not saved["SPINE_THREADS"]:
-        os.environ["SPINE_THREADS"] = str(default_threads())
-    spark_dir = current_target().spark_dir
-    if spark_dir is not None:
-        os.environ["SPINE_SPARK_DIR"] = str(spark_dir)
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    """dbt-core reads env_var() from the process environment, and dbtRunner runs in this
+    process: the one place the wrapper sets environment variables, for one invocation, and
+    puts back what was there before."""
+    saved = {key: os.environ.get(key) for key in DBT_ENVIRONMENT}
+    for key in DBT_ENVIRONMENT:
+        os.environ.pop(key, None)
+    os.environ.update(env)
     try:
         yield
     finally:
@@ -89,19 +119,14 @@ def state_dir(location: Path) -> Path:
     return location.parent / STATE_FOLDER / f"{location.stem}-{digest}"
 
 
-def _warehouse_location(db_path: Path) -> Path:
-    spark_dir = current_target().spark_dir if current_target().name == "spark" else None
-    return spark_dir if spark_dir is not None else db_path  # Spark: the dir, whatever --db says
+def target_path(warehouse: Warehouse) -> Path:
+    """dbt's target folder (`--target-path`) for `warehouse`."""
+    return state_dir(warehouse.location) / "target"
 
 
-def target_path(db_path: Path) -> Path:
-    """dbt's target folder (`--target-path`) for the warehouse at `db_path`."""
-    return state_dir(_warehouse_location(db_path)) / "target"
-
-
-def log_path(db_path: Path) -> Path:
-    """dbt's log folder (`--log-path`) for the warehouse at `db_path`."""
-    return state_dir(_warehouse_location(db_path)) / "logs"
+def log_path(warehouse: Warehouse) -> Path:
+    """dbt's log folder (`--log-path`) for `warehouse`."""
+    return state_dir(warehouse.location) / "logs"
 
 
 # The vars that select which captures a build covers. They change with every run, but no
@@ -214,24 +239,23 @@ def _quiet_lock_errors() -> Any:
 
 def invoke(
     command: str,
-    db_path: Path,
+    warehouse: Warehouse,
     dbt_vars: dict[str, Any] | None = None,
     *,
-    target: str | None = None,
     extra_args: list[str] | None = None,
     on_event: Callable[[Any], None] | None = None,
 ) -> DbtOutcome:
-    """Run one dbt command (`build`, `run`, `docs generate`, ...) against `db_path`.
+    """Run one dbt command (`build`, `run`, `docs generate`, ...) against `warehouse`, with
+    its target (--target), dbt's state beside it (--target-path, --log-path, unless
+    `extra_args` gives them) and `dbt_vars` as --vars.
 
-    `target` defaults to the process's (warehouse.use_target). On Spark the wrapper's own
-    session is started first, so that dbt-spark's `getOrCreate()` shares it. When dbt could
-    not open the DuckDB file because another process holds it, before any node ran, the same
-    invocation is retried for SPINE_LOCK_TIMEOUT seconds, then WarehouseBusy is raised.
+    On Spark the wrapper's own session is started first, so that dbt-spark's `getOrCreate()`
+    shares it. When dbt could not open the DuckDB file because another process holds it,
+    before any node ran, the same invocation is retried for SPINE_LOCK_TIMEOUT seconds, then
+    WarehouseBusy is raised.
     """
-    target = target or current_target().name
-    spark_dir = current_target().spark_dir
-    if target == "spark" and spark_dir is not None:
-        engines.spark_session(spark_dir)
+    if warehouse.on_spark:
+        engines.spark_session(warehouse.location)
 
     args = [
         *command.split(),
@@ -240,21 +264,22 @@ def invoke(
         "--profiles-dir",
         str(PROJECT_DIR),
         "--target",
-        target,
+        warehouse.target,
         "--quiet",  # callbacks still receive every event
         "--no-use-colors",
     ]
     given = set(extra_args or [])
     if "--target-path" not in given:
-        args += ["--target-path", str(target_path(db_path))]
+        args += ["--target-path", str(target_path(warehouse))]
     if "--log-path" not in given:  # else dbt writes logs/ into the project or the current dir
-        args += ["--log-path", str(log_path(db_path))]
+        args += ["--log-path", str(log_path(warehouse))]
     if dbt_vars:
         args += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
     args += extra_args or []
-    wait = LockWait(db_path)
+    env = dbt_environment(warehouse, os.environ)
+    wait = LockWait(warehouse.path)
     while True:
-        outcome, holder = _invoke_once(args, db_path, target, on_event)
+        outcome, holder = _invoke_once(args, env, on_event)
         if holder is None or outcome.success or outcome.nodes:  # not refused before it ran
             return outcome
         wait.retry(holder)  # WarehouseBusy once the time is up
@@ -262,7 +287,7 @@ def invoke(
 
 
 def _invoke_once(
-    args: list[str], db_path: Path, target: str, on_event: Callable[[Any], None] | None
+    args: list[str], env: dict[str, str], on_event: Callable[[Any], None] | None
 ) -> tuple[DbtOutcome, str | None]:
     """One dbtRunner invocation: its outcome, and who held the DuckDB file if dbt could not
     open it (from the exception, or from an error event: `run-operation` reports it only so)."""
@@ -276,7 +301,7 @@ def _invoke_once(
             holders.append(holder)
 
     runner = dbtRunner(callbacks=[watch, on_event] if on_event else [watch])
-    with _environment(db_path, target), _partial_parse_across_runs(), _quiet_lock_errors():
+    with _environment(env), _partial_parse_across_runs(), _quiet_lock_errors():
         try:
             result = runner.invoke(args)
         finally:

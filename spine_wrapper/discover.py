@@ -9,6 +9,7 @@ import json
 import zlib
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -360,11 +361,14 @@ def discover(
     already_verified: Callable[[Path], bool] | None = None,
     week_rule: str = PUBLICATION_DELAY,
     warehouse: Path | None = None,
+    workers: int = 1,
 ) -> list[SourceFile]:
     """Every regular, non-hidden file under `source_dir` (recursive, sorted), identified.
 
-    Files `already_verified` (unchanged since they loaded) are identified from their head only.
-    The warehouse's own files (`warehouse` and its `.wal`, `.lock`, ... beside it) are skipped.
+    Files `already_verified` (unchanged since they loaded) are identified from their head only;
+    the others are read whole (checked and digested, SHA-256) by `workers` threads at once
+    (reading and hashing release the GIL). The warehouse's own files (`warehouse` and its
+    `.wal`, `.lock`, ... beside it) are skipped.
     """
     source_dir = source_dir.resolve()
     paths = sorted(
@@ -374,14 +378,13 @@ def discover(
         and not any(part.startswith(".") for part in p.relative_to(source_dir).parts)
         and not _warehouse_file(p, warehouse)
     )
-    return [
-        identify(
-            path,
-            whole_file=not (already_verified and already_verified(path)),
-            week_rule=week_rule,
-        )
-        for path in paths
-    ]
+
+    def identified(path: Path) -> SourceFile:
+        whole_file = not (already_verified and already_verified(path))
+        return identify(path, whole_file=whole_file, week_rule=week_rule)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return list(pool.map(identified, paths))
 
 
 def _warehouse_file(path: Path, warehouse: Path | None) -> bool:

@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 
+from . import relations
 from .paths import PROJECT_DIR
 
 # Spark DDL of the raw tables (the same columns as warehouse.RAW_DDL). Plain Parquet; the rows
@@ -65,10 +66,10 @@ MIRRORED_RAW = ("captures", "capture_events", "test_results")
 APPENDED_RAW = ("finra_rows", "captures", "capture_events", "test_results")  # rows before events
 # dbt relations the ledger queries, copied when they exist.
 LEDGER_RELATIONS = (
-    "intermediate.int_captures_latest",
-    "intermediate.int_capture_windows_resolved",
-    "main.finra_otc_transparency_captures",
-    "main.finra_otc_transparency_rejects",
+    relations.LATEST_CAPTURES,
+    relations.CAPTURE_WINDOWS,
+    relations.CAPTURES_MART,
+    relations.REJECTS_MART,
 )
 
 
@@ -114,34 +115,45 @@ def session_settings(spark_dir: Path) -> dict[str, str]:
     }
 
 
-_session_dir: Path | None = None
+WAREHOUSE_DIR_SETTING = "spark.sql.warehouse.dir"
 
 
 def spark_session(spark_dir: Path) -> Any:
     """The process's Spark session, with its warehouse and metastore under `spark_dir`.
 
-    One per process (a JVM holds one Derby metastore): asking for another dir is an error.
+    One per process (a JVM holds one Derby metastore): when a session is already running on
+    another dir (Spark's own record of it, its warehouse dir), that is an error.
     """
-    global _session_dir
     reason = spark_unavailable_reason()
     if reason:
         raise SparkUnavailable(reason)
     from pyspark.sql import SparkSession
 
-    if _session_dir is not None and _session_dir != spark_dir:
-        raise RuntimeError(
-            f"this process already runs Spark on {_session_dir}; one --spark-dir per process"
-        )
+    settings = session_settings(spark_dir)
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        running = active.conf.get(WAREHOUSE_DIR_SETTING)
+        if _local_dir(running) != _local_dir(settings[WAREHOUSE_DIR_SETTING]):
+            raise RuntimeError(
+                f"this process already runs Spark on {running}; one --spark-dir per process"
+            )
+        return active
     spark_dir.mkdir(parents=True, exist_ok=True)
     (spark_dir / "tmp").mkdir(exist_ok=True)
     builder = SparkSession.builder.master(os.environ.get("SPINE_SPARK_MASTER", "local[2]"))
     builder = builder.appName("spine-dbt")
-    for key, value in session_settings(spark_dir).items():
+    for key, value in settings.items():
         builder = builder.config(key, value)
     session = builder.enableHiveSupport().getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
-    _session_dir = spark_dir
     return session
+
+
+def _local_dir(setting: str | None) -> Path | None:
+    """A warehouse-dir setting as a local path (Spark may report it as a `file:` URL)."""
+    if not setting:
+        return None
+    return Path(setting.removeprefix("file:").removeprefix("//")).resolve()
 
 
 def ensure_raw_tables(spark: Any) -> None:
@@ -207,7 +219,7 @@ def spark_mirror(
     try:
         for statement in raw_ddl:
             con.execute(statement)
-        for schema in ("intermediate", "main"):
+        for schema in sorted({name.split(".")[0] for name in LEDGER_RELATIONS}):
             con.execute(f"create schema if not exists {schema}")
         for table in MIRRORED_RAW:
             _copy_in(con, spark, f"select * from raw.{table}", f"insert into raw.{table} by name")

@@ -11,23 +11,9 @@ from pathlib import Path
 
 import duckdb
 
-from . import engines
-from .warehouse import connect, current_target
+from . import engines, relations
+from .warehouse import Warehouse, connect
 
-# The public names, each as the relation that is exported: the `_latest` view where one
-# exists (the newest published capture of every (week, tier)), else the table itself.
-PUBLIC_TABLES = (
-    "finra_otc_transparency_symbol_summary_latest",
-    "finra_otc_transparency_venue_share_latest",
-    "finra_otc_transparency_symbol_venue_share_latest",
-    "finra_otc_transparency_symbol_concentration_latest",
-    "finra_otc_transparency_symbol_rolling_6w_latest",
-    "finra_otc_transparency_liquidity_score_latest",
-    "finra_otc_transparency_research_snapshot_latest",
-    "finra_otc_transparency_reconciliation",
-    "finra_otc_transparency_rejects",
-    "finra_otc_transparency_captures",
-)
 FORMATS = ("parquet", "csv")
 Reader = Callable[[str, str], str]
 
@@ -45,23 +31,24 @@ def _where(start: date | None, end: date | None, tiers: list[str] | None) -> str
 
 
 @contextmanager
-def _public_rows(db_path: Path) -> Iterator[tuple[duckdb.DuckDBPyConnection, Reader]]:
+def _public_rows(warehouse: Warehouse) -> Iterator[tuple[duckdb.DuckDBPyConnection, Reader]]:
     """A DuckDB connection and a reader: (table, filter) -> a relation of that connection.
 
     On Spark each table is read through the session into Arrow, so the same DuckDB COPY
     writes the files of both targets, with the same types.
     """
-    target = current_target()
-    if target.name != "spark":
-        with connect(db_path, read_only=True) as con:
-            yield con, lambda table, where: f"(select * from main.{table} where {where})"
+    if not warehouse.on_spark:
+        with connect(warehouse, read_only=True) as con:
+            yield (
+                con,
+                lambda table, where: f"(select * from {relations.in_marts(table)} where {where})",
+            )
         return
-    assert target.spark_dir is not None
-    spark = engines.spark_session(target.spark_dir)
+    spark = engines.spark_session(warehouse.location)
     con = duckdb.connect()
 
     def read(table: str, where: str) -> str:
-        rows = engines.to_arrow(spark, f"select * from main.{table} where {where}")
+        rows = engines.to_arrow(spark, f"select * from {relations.in_marts(table)} where {where}")
         con.register(table, engines.capture_id_first(rows))
         return table
 
@@ -72,7 +59,7 @@ def _public_rows(db_path: Path) -> Iterator[tuple[duckdb.DuckDBPyConnection, Rea
 
 
 def export(
-    db_path: Path,
+    warehouse: Warehouse,
     out: Path,
     fmt: str,
     start: date | None = None,
@@ -90,8 +77,8 @@ def export(
     where = _where(start, end, tiers)
     options = "format parquet" if fmt == "parquet" else "format csv, header true"
     written: dict[str, int] = {}
-    with _public_rows(db_path) as (con, read):
-        for table in PUBLIC_TABLES:
+    with _public_rows(warehouse) as (con, read):
+        for table in relations.PUBLIC_TABLES:
             relation = read(table, where)
             path = out / f"{table}.{fmt}"
             copy = f"copy (select * from {relation}) to '{path}' ({options})"

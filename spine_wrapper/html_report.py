@@ -21,11 +21,10 @@ import duckdb
 import jinja2
 from markupsafe import Markup
 
-from . import ledger
-from .warehouse import connect
+from . import ledger, relations
+from .warehouse import Warehouse, connect
 from .weeks import fridays_ending
 
-SCHEMA = "reports"  # dbt_project.yml: models/reports -> +schema: reports
 TEMPLATE = "report.html.j2"  # in spine_wrapper/templates/
 COMPLETENESS_WEEKS = 12
 CHART_VENUES = 15  # venues drawn in the bar chart; the rest are summed as "others"
@@ -37,7 +36,7 @@ BAND_COLORS = ("#93c5fd", "#fbbf24", "#f87171")
 
 class ReportModelsMissing(FileNotFoundError):
     """The warehouse has published data but not the report's models (built by an earlier
-    release): the CLI reports it as an error with the command that creates them."""
+    release): `spine-dbt report` creates them (views) and asks again."""
 
 
 # Each dataclass is the columns the report reads from one model (the field names are the
@@ -169,9 +168,10 @@ def _select(
     order_by: str,
     limit: int | None = None,
 ) -> list[Any]:
-    """The rows of `reports.<model>` matching `where`, as instances of `cls`."""
+    """The rows of `model` (a report model, from the relations registry) matching `where`,
+    as instances of `cls`."""
     columns = ", ".join(_columns(cls))
-    sql = f"select {columns} from {SCHEMA}.{model} where {where} order by {order_by}"
+    sql = f"select {columns} from {model} where {where} order by {order_by}"
     if limit is not None:
         sql += " limit ?"
         params = [*params, limit]
@@ -185,25 +185,25 @@ def _tier_week(
     con: duckdb.DuckDBPyConnection, week: date, tier: str, movers: int, min_volume: int
 ) -> TierWeek | None:
     key = [week, tier]
-    found = _select(con, "rpt_tier_week_summary", TierWeek, WEEK_AND_TIER, key, "capture_id")
+    found = _select(con, relations.REPORT_TIER_WEEK, TierWeek, WEEK_AND_TIER, key, "capture_id")
     if not found:
         return None
     section: TierWeek = found[0]
-    section.venues = _select(con, "rpt_venue_share_movers", Venue, WEEK_AND_TIER, key, "rank")
+    section.venues = _select(con, relations.REPORT_VENUE_MOVERS, Venue, WEEK_AND_TIER, key, "rank")
     section.concentration = [
         float(hhi)
         for (hhi,) in con.execute(
-            f"select hhi from {SCHEMA}.rpt_symbol_concentration where {WEEK_AND_TIER}"
+            f"select hhi from {relations.REPORT_CONCENTRATION} where {WEEK_AND_TIER}"
             " order by symbol",
             key,
         ).fetchall()
     ]
-    section.bands = _select(con, "rpt_concentration_bands", Band, WEEK_AND_TIER, key, "band_order")
+    section.bands = _select(con, relations.REPORT_BANDS, Band, WEEK_AND_TIER, key, "band_order")
     movers_where = f"{WEEK_AND_TIER} and mover_direction = ? and avg_volume >= ?"
     section.risers, section.fallers = (
         _select(
             con,
-            "rpt_symbol_movers",
+            relations.REPORT_SYMBOL_MOVERS,
             Mover,
             movers_where,
             [*key, direction, min_volume],
@@ -214,10 +214,16 @@ def _tier_week(
     )
     by_count = "rejected_lines desc, reason_code"
     section.rejects_by_code = _select(
-        con, "rpt_rejects_by_code", RejectCount, WEEK_AND_TIER, key, by_count
+        con, relations.REPORT_REJECTS_BY_CODE, RejectCount, WEEK_AND_TIER, key, by_count
     )
     section.reject_samples = _select(
-        con, "rpt_rejected_lines", RejectedLine, WEEK_AND_TIER, key, "line_number", REJECT_SAMPLES
+        con,
+        relations.REPORT_REJECTED_LINES,
+        RejectedLine,
+        WEEK_AND_TIER,
+        key,
+        "line_number",
+        REJECT_SAMPLES,
     )
     return section
 
@@ -230,7 +236,7 @@ def _completeness(
         (week, tier): (str(state), int(count))
         for week, tier, state, count in con.execute(
             f"select week_ending, tier, completeness_state, capture_count"
-            f" from {SCHEMA}.rpt_week_completeness"
+            f" from {relations.REPORT_COMPLETENESS}"
             " where list_contains(?, week_ending) and list_contains(?, tier)",
             [weeks, tiers],
         ).fetchall()
@@ -247,12 +253,11 @@ def collect(
 ) -> WeekReport:
     """Read everything the report of `week` shows, for each tier with a published capture."""
     weeks = fridays_ending(week, COMPLETENESS_WEEKS)
-    if not ledger.relation_exists(con, SCHEMA, "rpt_tier_week_summary"):
-        if ledger.relation_exists(con, "main", "finra_otc_transparency_venue_share_latest"):
+    if not ledger.relation_exists(con, relations.REPORT_TIER_WEEK):
+        if ledger.relation_exists(con, relations.CAPTURES_MART):
             raise ReportModelsMissing(
-                f"the warehouse has no report models ({SCHEMA}.rpt_*): it was built by an"
-                " earlier release. Create them (views, nothing is rebuilt) with"
-                " `dbt run --select reports` from the project, SPINE_DB set to the warehouse"
+                f"the warehouse has no report models ({relations.REPORTS_SCHEMA}.rpt_*): it was"
+                " built by an earlier release"
             )
         return WeekReport(week, tiers, [], weeks, {}, min_mover_volume)
     sections = [
@@ -266,7 +271,7 @@ def collect(
 
 
 def write_report(
-    db_path: Path,
+    warehouse: Warehouse,
     week: date,
     tiers: list[str],
     out: Path,
@@ -274,7 +279,7 @@ def write_report(
     min_mover_volume: int = 100_000,
 ) -> WeekReport:
     """Collect the week's data from the warehouse (read-only) and write the HTML page."""
-    with connect(db_path, read_only=True) as con:
+    with connect(warehouse, read_only=True) as con:
         report = collect(con, week, tiers, movers, min_mover_volume)
     if report.sections:
         out.parent.mkdir(parents=True, exist_ok=True)

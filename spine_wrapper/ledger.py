@@ -8,6 +8,8 @@ from datetime import date, datetime
 
 import duckdb
 
+from . import relations
+
 
 @dataclass(frozen=True)
 class PublishedCapture:
@@ -21,7 +23,9 @@ class PublishedCapture:
     window_inputs: dict[date, str | None]  # window week -> input capture it was built from
 
 
-def relation_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+def relation_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
+    """Whether `relation` (`schema.name`, from the relations registry) exists."""
+    schema, name = relation.split(".")
     return bool(
         con.execute(
             "select count(*) from information_schema.tables"
@@ -35,15 +39,15 @@ def latest_published(
     con: duckdb.DuckDBPyConnection, start: date, end: date, tiers: list[str]
 ) -> dict[tuple[date, str], PublishedCapture]:
     """The latest capture of every (week, tier) between start-35 days and end, with its inputs."""
-    if not relation_exists(con, "intermediate", "int_captures_latest"):
+    if not relation_exists(con, relations.LATEST_CAPTURES):
         return {}
     rows = con.execute(
-        """
+        f"""
         select l.capture_id, l.week_ending, l.tier, c.file_sha256, c.calc_versions,
                w.window_week_ending, w.input_capture_id
-        from intermediate.int_captures_latest as l
+        from {relations.LATEST_CAPTURES} as l
         inner join raw.captures as c on l.capture_id = c.capture_id
-        left join intermediate.int_capture_windows_resolved as w on l.capture_id = w.capture_id
+        left join {relations.CAPTURE_WINDOWS} as w on l.capture_id = w.capture_id
         where l.week_ending between ? - interval 35 day and ? and list_contains(?, l.tier)
         """,
         [start, end, tiers],
@@ -77,12 +81,12 @@ def newest_status(
     con: duckdb.DuckDBPyConnection, start: date, end: date, tiers: list[str]
 ) -> dict[tuple[date, str], str]:
     """The current status of the newest capture of each (week, tier) in the range."""
-    if not relation_exists(con, "main", "finra_otc_transparency_captures"):
+    if not relation_exists(con, relations.CAPTURES_MART):
         return {}
     rows = con.execute(
-        """
+        f"""
         select week_ending, tier, arg_max(status, captured_at)
-        from main.finra_otc_transparency_captures
+        from {relations.CAPTURES_MART}
         where week_ending between ? and ? and list_contains(?, tier)
         group by week_ending, tier
         """,
@@ -94,13 +98,13 @@ def newest_status(
 def capture_rows(con: duckdb.DuckDBPyConnection, capture_ids: list[str]) -> list[tuple]:
     """Status and row counts of captures: (id, status, read, accepted, FINRA totals, rejected,
     detail)."""
-    if not capture_ids or not relation_exists(con, "main", "finra_otc_transparency_captures"):
+    if not capture_ids or not relation_exists(con, relations.CAPTURES_MART):
         return []  # the build failed before it made the captures view
     return con.execute(
-        """
+        f"""
         select capture_id, status, rows_read, rows_accepted, rows_finra_totals, rows_rejected,
             status_detail
-        from main.finra_otc_transparency_captures
+        from {relations.CAPTURES_MART}
         where list_contains(?, capture_id)
         """,
         [capture_ids],
@@ -109,20 +113,6 @@ def capture_rows(con: duckdb.DuckDBPyConnection, capture_ids: list[str]) -> list
 
 # Public marts compared by `diff_captures`, with the columns that legitimately differ between
 # two captures of the same file (ids and timestamps) left out.
-MARTS_WITH_LATEST_VIEW = (
-    "finra_otc_transparency_symbol_summary",
-    "finra_otc_transparency_venue_share",
-    "finra_otc_transparency_symbol_venue_share",
-    "finra_otc_transparency_symbol_concentration",
-    "finra_otc_transparency_symbol_rolling_6w",
-    "finra_otc_transparency_liquidity_score",
-    "finra_otc_transparency_research_snapshot",
-)
-CAPTURE_KEYED_MARTS = (
-    *MARTS_WITH_LATEST_VIEW,
-    "finra_otc_transparency_reconciliation",
-    "finra_otc_transparency_rejects",
-)
 VOLATILE_COLUMNS = {"capture_id", "captured_at", "run_id", "input_capture_ids", "source_file"}
 
 
@@ -134,13 +124,13 @@ def diff_captures(
     Returns (table, "only in A" | "only in B", row) tuples, at most `limit` per table and side.
     """
     differences: list[tuple[str, str, tuple]] = []
-    for table in CAPTURE_KEYED_MARTS:
+    for table in relations.CAPTURE_KEYED_MARTS:
         columns = [
             row[0]
             for row in con.execute(
                 "select column_name from information_schema.columns"
-                " where table_schema = 'main' and table_name = ? order by ordinal_position",
-                [table],
+                " where table_schema = ? and table_name = ? order by ordinal_position",
+                [relations.MARTS_SCHEMA, table],
             ).fetchall()
             if row[0] not in VOLATILE_COLUMNS
         ]
@@ -150,8 +140,9 @@ def diff_captures(
             ("only in B", capture_b, capture_a),
         ):
             rows = con.execute(
-                f"select {select} from main.{table} where capture_id = ?"
-                f" except all select {select} from main.{table} where capture_id = ?"
+                f"select {select} from {relations.in_marts(table)} where capture_id = ?"
+                f" except all select {select} from {relations.in_marts(table)}"
+                " where capture_id = ?"
                 f" limit {int(limit)}",
                 [first, second],
             ).fetchall()
@@ -175,7 +166,7 @@ def run_captures(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
     return [
         row[0]
         for row in con.execute(
-            "select capture_id from main.finra_otc_transparency_captures"
+            f"select capture_id from {relations.CAPTURES_MART}"
             " where run_id = ? and status <> 'rolled_back' order by capture_id",
             [run_id],
         ).fetchall()
@@ -189,16 +180,16 @@ def dependent_captures(con: duckdb.DuckDBPyConnection, capture_ids: list[str]) -
     The CLI's preview of what the dbt macro `rollback_captures` rolls back with them: the
     macro runs the same query itself (so a hand-run `dbt run-operation` cascades alike), and
     tests/python/test_operations.py holds the two to the same set."""
-    if not relation_exists(con, "intermediate", "int_capture_windows_resolved"):
+    if not relation_exists(con, relations.CAPTURE_WINDOWS):
         return []
     chosen = set(capture_ids)
     frontier = list(capture_ids)
     while frontier:
         rows = con.execute(
-            """
+            f"""
             select distinct w.capture_id
-            from intermediate.int_capture_windows_resolved as w
-            inner join main.finra_otc_transparency_captures as c on w.capture_id = c.capture_id
+            from {relations.CAPTURE_WINDOWS} as w
+            inner join {relations.CAPTURES_MART} as c on w.capture_id = c.capture_id
             where list_contains(?, w.input_capture_id) and c.status <> 'rolled_back'
             """,
             [frontier],
@@ -222,14 +213,14 @@ def completeness(
     con: duckdb.DuckDBPyConnection, weeks: list[date], tiers: list[str]
 ) -> dict[tuple[date, str], Cell]:
     """Per (week, tier): published (with capture count), failed, loaded, stale or missing."""
-    if not relation_exists(con, "main", "finra_otc_transparency_captures"):
+    if not relation_exists(con, relations.CAPTURES_MART):
         return {(w, t): Cell("missing", 0, None) for w in weeks for t in tiers}
     counts = {
         (week, tier): (count, newest_status)
         for week, tier, count, newest_status in con.execute(
-            """
+            f"""
             select week_ending, tier, count(*), arg_max(status, captured_at)
-            from main.finra_otc_transparency_captures
+            from {relations.CAPTURES_MART}
             where list_contains(?, week_ending) and list_contains(?, tier)
             group by week_ending, tier
             """,
@@ -265,24 +256,24 @@ def missing_mart_rows(
 ) -> dict[str, list[str]]:
     """Published ⇒ complete (DOMAIN.md §3), checked: capture id -> the served marts with no
     row for it, among `capture_ids` (weeks `first`..`last`) that have accepted rows."""
-    if not capture_ids or not relation_exists(con, "intermediate", "int_capture_rows_counted"):
+    if not capture_ids or not relation_exists(con, relations.CAPTURE_ROWS_COUNTED):
         return {}
     with_rows = [
         row[0]
         for row in con.execute(
-            "select capture_id from intermediate.int_capture_rows_counted"
+            f"select capture_id from {relations.CAPTURE_ROWS_COUNTED}"
             " where list_contains(?, capture_id) and rows_accepted > 0",
             [capture_ids],
         ).fetchall()
     ]
     missing: dict[str, list[str]] = {}
-    for mart in MARTS_WITH_LATEST_VIEW:
-        if not relation_exists(con, "main", mart):
+    for mart in relations.SERVED_MARTS:
+        if not relation_exists(con, relations.in_marts(mart)):
             continue
         present = {
             row[0]
             for row in con.execute(
-                f"select distinct capture_id from main.{mart}"
+                f"select distinct capture_id from {relations.in_marts(mart)}"
                 " where week_ending between ? and ? and list_contains(?, capture_id)",
                 [first, last, with_rows],
             ).fetchall()
@@ -304,11 +295,11 @@ def captures_of_week(
 ) -> list[dict[str, object]]:
     """Every capture of a week (and tiers), newest first, as dicts."""
     cursor = con.execute(
-        """
+        f"""
         select capture_id, run_id, tier, week_source, status, status_at, rows_read,
                rows_accepted, rows_finra_totals, rows_rejected, source_file, file_sha256,
                calc_versions, captured_at, status_detail
-        from main.finra_otc_transparency_captures
+        from {relations.CAPTURES_MART}
         where week_ending = ? and list_contains(?, tier)
         order by captured_at desc, capture_id desc
         """,
@@ -343,11 +334,11 @@ def test_results(con: duckdb.DuckDBPyConnection, run_id: str | None) -> list[dic
 
 def rejects_by_code(con: duckdb.DuckDBPyConnection, capture_ids: list[str]) -> dict[str, int]:
     """Rejected rows of the given captures counted by primary reason code."""
-    if not capture_ids or not relation_exists(con, "main", "finra_otc_transparency_rejects"):
+    if not capture_ids or not relation_exists(con, relations.REJECTS_MART):
         return {}
     return dict(
         con.execute(
-            "select reason_code, count(*) from main.finra_otc_transparency_rejects"
+            f"select reason_code, count(*) from {relations.REJECTS_MART}"
             " where list_contains(?, capture_id) group by reason_code order by reason_code",
             [capture_ids],
         ).fetchall()
@@ -382,8 +373,8 @@ def fail_orphans(con: duckdb.DuckDBPyConnection, now: datetime) -> list[str]:
     """Append a `failed` event to every capture whose current status is `loaded` (read from
     the model that defines it, stg_finra__captures; before dbt ever ran, from the loader's
     own events)."""
-    if relation_exists(con, "staging", "stg_finra__captures"):
-        query = "select capture_id from staging.stg_finra__captures where status = 'loaded'"
+    if relation_exists(con, relations.CAPTURE_STATUS):
+        query = f"select capture_id from {relations.CAPTURE_STATUS} where status = 'loaded'"
     else:
         query = (
             "select capture_id from raw.capture_events group by capture_id"

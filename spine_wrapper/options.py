@@ -1,17 +1,60 @@
-"""Reusable Click options, each with its SPINE_* environment variable, and their parsing."""
+"""Every Click option of spine-dbt, declared once here (dbt-core's params.py style), each with
+its SPINE_* environment variable where it has one, and the parsing that turns a group of
+options into the one object a command needs (a Warehouse, a WeekRange, Sources).
+
+The commands (cli*.py) only stack these decorators; a test checks that no `click.option(`
+appears anywhere else.
+"""
 
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
 
-from . import calcs, formats, tiers, warehouse, weeks
+from . import calcs, formats, tiers, weeks
+from .backfill import CHUNK_WEEKS
+from .export import FORMATS
+from .generate import LAYOUTS
 from .paths import DEFAULT_DB, DEFAULT_SPARK_DIR, describe_default, resolve_db
+from .warehouse import TARGETS, Warehouse
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def _stack(*decorators: Decorator) -> Decorator:
+    """Apply option decorators in the order --help lists them."""
+
+    def apply(func: Callable[..., Any]) -> Callable[..., Any]:
+        for decorate in reversed(decorators):
+            func = decorate(func)
+        return func
+
+    return apply
+
+
+def _inject(name: str, build: Callable[..., Any], consumed: tuple[str, ...]) -> Decorator:
+    """Replace the parameters `consumed` of a command by one keyword `name` = build(**them)."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            kwargs[name] = build(**{key: kwargs.pop(key) for key in consumed})
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+# ---------------------------------------------------------------- the warehouse
 
 db_option = click.option(
     "--db",
@@ -21,6 +64,194 @@ db_option = click.option(
     show_envvar=True,
     help=f"DuckDB warehouse file (made absolute). [default: {describe_default(DEFAULT_DB)}]",
 )
+target_option = click.option(
+    "--target",
+    envvar="SPINE_TARGET",
+    show_envvar=True,
+    type=click.Choice(TARGETS),
+    default="duckdb",
+    show_default=True,
+    help="dbt target: the embedded DuckDB file (--db) or Apache Spark (--spark-dir).",
+)
+spark_dir_option = click.option(
+    "--spark-dir",
+    envvar="SPINE_SPARK_DIR",
+    show_envvar=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_SPARK_DIR,
+    show_default=DEFAULT_SPARK_DIR.is_absolute() or describe_default(DEFAULT_SPARK_DIR),
+    help="Spark target: where the local session keeps its warehouse and metastore.",
+)
+
+
+def _warehouse(db: Path | None, target: str = "duckdb", spark_dir: Path | None = None) -> Warehouse:
+    return Warehouse(resolve_db(db), target, spark_dir if target == "spark" else None)
+
+
+# --db, --target, --spark-dir -> `warehouse: Warehouse`
+warehouse_options = _stack(
+    db_option,
+    target_option,
+    spark_dir_option,
+    _inject("warehouse", _warehouse, ("db", "target", "spark_dir")),
+)
+# --db alone (commands that read what only the DuckDB target has) -> `warehouse: Warehouse`
+duckdb_warehouse_option = _stack(db_option, _inject("warehouse", _warehouse, ("db",)))
+
+wait_option = click.option(
+    "--wait",
+    is_flag=True,
+    help="Wait for another process (spine-dbt, a hand-run dbt) to release the database.",
+)
+yes_option = click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Answer yes to every question: a range longer than --max-weeks, a rollback.",
+)
+
+
+def confirm(question: str, yes: bool, refusal: str | None = None) -> None:
+    """Go on when `yes` (--yes); else ask `question` (click.Abort on no). With a `refusal`,
+    ask only on a terminal and otherwise raise it as a usage error (it says to pass --yes):
+    a script should not hang on, nor silently answer, a question it never saw."""
+    if yes:
+        return
+    if refusal is not None and not sys.stdin.isatty():
+        raise click.UsageError(refusal)
+    click.confirm(question, abort=True)
+
+
+# ---------------------------------------------------------------- weeks and tiers
+
+
+def parse_friday(text: str, what: str) -> date:
+    try:
+        return weeks.require_friday(weeks.parse_date(text), what)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=what) from None
+
+
+def parse_tiers(values: tuple[str, ...]) -> list[str]:
+    try:
+        return tiers.parse_tiers(values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--tier") from None
+
+
+def _friday(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    return None if value is None else parse_friday(value, f"--{param.name}")
+
+
+def _tiers(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> list[str]:
+    return parse_tiers(value)
+
+
+start_option = click.option("--start", callback=_friday, help="First Friday (YYYY-MM-DD).")
+end_option = click.option("--end", callback=_friday, help="Last Friday (YYYY-MM-DD), inclusive.")
+week_option = click.option("--week", required=True, callback=_friday, help="The Friday.")
+weeks_back_option = click.option(
+    "--weeks-back",
+    type=click.IntRange(min=1),
+    help="The N Fridays ending at --end (or at the last Friday on or before today).",
+)
+TIER_HELP = (
+    "Tier: NMS_TIER_1, NMS_TIER_2, OTC (any spelling, e.g. 'NMS Tier 1', T2) or 'all'. Repeatable."
+)
+
+
+def tier_option(default_all: bool = False) -> Decorator:
+    """--tier, repeatable, -> `tiers` (canonical names): required, or 'all' by default."""
+    return click.option(
+        "--tier",
+        "tiers",
+        multiple=True,
+        required=not default_all,
+        default=("all",) if default_all else None,
+        show_default=default_all,
+        callback=_tiers,
+        help=TIER_HELP,
+    )
+
+
+max_weeks_option = click.option(
+    "--max-weeks",
+    envvar="SPINE_MAX_WEEKS",
+    show_envvar=True,
+    type=click.IntRange(min=1),
+    default=520,
+    show_default=True,
+    help="Ask before a range longer than this many weeks (refused without a terminal unless"
+    " --yes is given).",
+)
+
+
+@dataclass(frozen=True)
+class WeekRange:
+    """The Fridays first..last (inclusive) and the canonical tiers a command works on."""
+
+    first: date
+    last: date
+    tiers: list[str]
+
+    @property
+    def weeks(self) -> list[date]:
+        return weeks.fridays(self.first, self.last)
+
+
+def parse_range(start: date | None, end: date | None, weeks_back: int | None) -> tuple[date, date]:
+    """--start/--end (Fridays, start <= end) or --weeks-back; click.BadParameter otherwise."""
+    if weeks_back is not None:
+        if start:
+            raise click.BadParameter("--weeks-back cannot be combined with --start")
+        return weeks.weeks_back_range(weeks_back, end, date.today())
+    if start is None or end is None:
+        raise click.BadParameter("give --start and --end (Fridays), or --weeks-back N")
+    if start > end:
+        raise click.BadParameter(
+            f"--start {start} is after --end {end}; the range is start..end inclusive"
+        )
+    return start, end
+
+
+def _week_range(
+    start: date | None,
+    end: date | None,
+    weeks_back: int | None,
+    tiers: list[str],
+    max_weeks: int,
+    yes: bool,
+) -> WeekRange:
+    first, last = parse_range(start, end, weeks_back)
+    count = (last - first).days // 7 + 1
+    if count > max_weeks:
+        confirm(
+            f"{first}..{last} is {count} weeks, more than --max-weeks {max_weeks}; process it?",
+            yes,
+            f"Invalid value for --start/--end: {first}..{last} is {count} weeks, more than"
+            f" --max-weeks {max_weeks}; pass --yes to process it anyway",
+        )
+    return WeekRange(first, last, tiers)
+
+
+_RANGE_OPTIONS = ("start", "end", "weeks_back", "tiers", "max_weeks", "yes")
+
+
+def range_options(all_tiers_by_default: bool = False) -> Decorator:
+    """--start/--end or --weeks-back, --tier, --max-weeks, --yes -> `week_range: WeekRange`."""
+    return _stack(
+        start_option,
+        end_option,
+        weeks_back_option,
+        tier_option(all_tiers_by_default),
+        max_weeks_option,
+        yes_option,
+        _inject("week_range", _week_range, _RANGE_OPTIONS),
+    )
+
+
+# ---------------------------------------------------------------- the source files
+
 source_dir_option = click.option(
     "--source-dir",
     envvar="SPINE_SOURCE_DIR",
@@ -40,117 +271,6 @@ week_rule_option = click.option(
     " published them for (publication date minus the tier's delay), or previous-friday: the"
     " Friday before lastUpdateDate, as warehouses built before that rule were.",
 )
-start_option = click.option("--start", help="First Friday of the range (YYYY-MM-DD).")
-end_option = click.option("--end", help="Last Friday of the range (YYYY-MM-DD), inclusive.")
-weeks_back_option = click.option(
-    "--weeks-back",
-    type=click.IntRange(min=1),
-    help="The N Fridays ending at --end (or at the last Friday on or before today).",
-)
-TIER_HELP = (
-    "Tier: NMS_TIER_1, NMS_TIER_2, OTC (any spelling, e.g. 'NMS Tier 1', T2) or 'all'. Repeatable."
-)
-tier_option = click.option("--tier", "tier_values", multiple=True, required=True, help=TIER_HELP)
-tier_all_option = click.option(
-    "--tier", "tier_values", multiple=True, default=("all",), show_default=True, help=TIER_HELP
-)
-calc_version_option = click.option(
-    "--calc-version",
-    "calc_values",
-    multiple=True,
-    metavar="CALC=vN",
-    help="Calc version to compute, e.g. liquidity_score=v2 (default: the current versions).",
-)
-max_weeks_option = click.option(
-    "--max-weeks",
-    envvar="SPINE_MAX_WEEKS",
-    show_envvar=True,
-    type=click.IntRange(min=1),
-    default=520,
-    show_default=True,
-    help="Refuse ranges longer than this many weeks unless --yes is given.",
-)
-yes_option = click.option("--yes", "-y", is_flag=True, help="Do not ask; accept long ranges.")
-target_option = click.option(
-    "--target",
-    envvar="SPINE_TARGET",
-    show_envvar=True,
-    type=click.Choice(warehouse.TARGETS),
-    default="duckdb",
-    show_default=True,
-    help="dbt target: the embedded DuckDB file (--db) or Apache Spark (--spark-dir).",
-)
-spark_dir_option = click.option(
-    "--spark-dir",
-    envvar="SPINE_SPARK_DIR",
-    show_envvar=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_SPARK_DIR,
-    show_default=DEFAULT_SPARK_DIR.is_absolute() or describe_default(DEFAULT_SPARK_DIR),
-    help="Spark target: where the local session keeps its warehouse and metastore.",
-)
-
-
-def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Add --target and --spark-dir to a command and select the target before it runs, so
-    the command itself stays target-agnostic."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, target: str, spark_dir: Path, **kwargs: Any) -> Any:
-        warehouse.use_target(target, spark_dir)
-        return func(*args, **kwargs)
-
-    return target_option(spark_dir_option(wrapper))
-
-
-wait_option = click.option(
-    "--wait", is_flag=True, help="Wait for another spine-dbt process to release the database."
-)
-
-
-def parse_range(start: str | None, end: str | None, weeks_back: int | None) -> tuple[date, date]:
-    """--start/--end (Fridays, start <= end) or --weeks-back; click.BadParameter otherwise."""
-    try:
-        end_day = weeks.require_friday(weeks.parse_date(end), "--end") if end else None
-        if weeks_back is not None:
-            if start:
-                raise click.BadParameter("--weeks-back cannot be combined with --start")
-            return weeks.weeks_back_range(weeks_back, end_day, date.today())
-        if not start or end_day is None:
-            raise click.BadParameter("give --start and --end (Fridays), or --weeks-back N")
-        start_day = weeks.require_friday(weeks.parse_date(start), "--start")
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-    if start_day > end_day:
-        raise click.BadParameter(
-            f"--start {start_day} is after --end {end_day}; the range is start..end inclusive"
-        )
-    return start_day, end_day
-
-
-def check_range_size(start: date, end: date, max_weeks: int, yes: bool) -> None:
-    """A range longer than --max-weeks needs --yes (a typo in a year should not load decades)."""
-    count = (end - start).days // 7 + 1
-    if count > max_weeks and not yes:
-        raise click.BadParameter(
-            f"{start}..{end} is {count} weeks, more than --max-weeks {max_weeks}; "
-            "pass --yes to process it anyway",
-            param_hint="--start/--end",
-        )
-
-
-def parse_friday(text: str, what: str) -> date:
-    try:
-        return weeks.require_friday(weeks.parse_date(text), what)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint=what) from None
-
-
-def parse_tiers(values: tuple[str, ...]) -> list[str]:
-    try:
-        return tiers.parse_tiers(values)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--tier") from None
 
 
 def parse_calc_versions(values: tuple[str, ...]) -> dict[str, str]:
@@ -163,5 +283,191 @@ def parse_calc_versions(values: tuple[str, ...]) -> dict[str, str]:
     return chosen
 
 
-def database(db: Path | None) -> Path:
-    return resolve_db(db)
+calc_version_option = click.option(
+    "--calc-version",
+    "calc_versions",
+    multiple=True,
+    metavar="CALC=vN",
+    callback=lambda ctx, param, value: parse_calc_versions(value),
+    help="Calc version to compute, e.g. liquidity_score=v2 (default: the current versions).",
+)
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where a run's files come from and how it computes them."""
+
+    source_dir: Path
+    week_rule: str
+    calc_versions: dict[str, str]
+
+
+# --source-dir, --week-rule, --calc-version -> `sources: Sources`
+source_options = _stack(
+    source_dir_option,
+    week_rule_option,
+    calc_version_option,
+    _inject("sources", Sources, ("source_dir", "week_rule", "calc_versions")),
+)
+
+# ---------------------------------------------------------------- what a command does
+
+force_option = click.option(
+    "--force", is_flag=True, help="Treat up-to-date partitions as new (load and rebuild them)."
+)
+JSON_ALONE = "-"  # --json without a value
+
+
+def _json(ctx: click.Context, param: click.Parameter, value: str | None) -> bool:
+    """--json is a flag. `backfill --json PATH`, the old spelling of --report PATH, still
+    works for one release, with a warning."""
+    if value is None or value == JSON_ALONE:
+        return value == JSON_ALONE
+    if ctx.command.name != "backfill":
+        raise click.BadParameter(f"takes no value (got {value!r})", param_hint="--json")
+    click.echo("warning: `--json PATH` is deprecated: use --report PATH", err=True)
+    ctx.meta["deprecated_report_path"] = Path(value)
+    return False
+
+
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=False,
+    flag_value=JSON_ALONE,
+    default=None,
+    metavar="",
+    callback=_json,
+    help="Print the result as JSON on stdout instead of text.",
+)
+report_option = click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the run report (JSON: partitions, captures, rows, rejects, failing tests,"
+    " timings) to this file.",
+)
+
+
+def report_path(given: Path | None) -> Path | None:
+    """--report PATH, or the deprecated `--json PATH` of this invocation."""
+    return given or click.get_current_context().meta.get("deprecated_report_path")
+
+
+dry_run_option = click.option(
+    "--dry-run", is_flag=True, help="Only show the plan (same as `spine-dbt plan`)."
+)
+retry_failed_option = click.option(
+    "--retry-failed", is_flag=True, help="Only re-attempt partitions whose last capture failed."
+)
+progress_option = click.option(
+    "--progress/--no-progress", default=True, help="Show stages and dbt nodes as they finish."
+)
+chunk_weeks_option = click.option(
+    "--chunk-weeks",
+    envvar="SPINE_CHUNK_WEEKS",
+    show_envvar=True,
+    type=click.IntRange(min=1),
+    default=CHUNK_WEEKS,
+    show_default=True,
+    help="Build long ranges this many weeks at a time, oldest first.",
+)
+capture_ids_option = click.option(
+    "--capture-id", "capture_ids", multiple=True, help="A capture (repeatable)."
+)
+run_id_option = click.option("--run-id", help="A run: every capture it loaded.")
+against_option = click.option("--against", help="The capture to compare with (verify).")
+published_option = click.option(
+    "--published",
+    is_flag=True,
+    help="Instead: run every invariant (dbt test) over the published warehouse.",
+)
+limit_option = click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Differences shown per table.",
+)
+show_all_option = click.option("--all", "show_all", is_flag=True, help="List passing tests too.")
+
+
+def out_option(help: str, *, folder: bool = True, default: Path | None = None) -> Decorator:  # noqa: A002
+    """--out: the folder (or file) a command writes; required unless it has a default."""
+    return click.option(
+        "--out",
+        type=click.Path(file_okay=not folder, dir_okay=folder, path_type=Path),
+        required=default is None and folder,
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), default=FORMATS[0], show_default=True
+)
+
+# generate
+generated_weeks_option = click.option(
+    "--weeks", type=click.IntRange(min=1), default=8, show_default=True, help="Weeks to write."
+)
+scale_option = click.option(
+    "--scale", type=click.Choice(["small", "realistic"]), default="small", show_default=True
+)
+seed_option = click.option("--seed", type=int, default=7, show_default=True)
+layout_option = click.option(
+    "--layout",
+    type=click.Choice(list(LAYOUTS)),
+    default="legacy",
+    show_default=True,
+    help="legacy: FINRA's pipe-delimited export (.psv); api: the API's text export (quoted"
+    " CSV, .csv); json: the API's JSON output (.json). api and json add FINRA's symbol totals.",
+)
+
+# docs and report
+target_path_option = click.option(
+    "--target-path",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder the site is written to [default: the warehouse's dbt target folder,"
+    " <warehouse dir>/.spine/<name>-<hash>/target].",
+)
+static_option = click.option(
+    "--static",
+    is_flag=True,
+    help="Also write static_index.html: the whole site in one file that opens from disk.",
+)
+serve_option = click.option(
+    "--serve", is_flag=True, help="Serve the site on 127.0.0.1 after generating it."
+)
+port_option = click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="Port for --serve (0 picks a free one).",
+)
+no_generate_option = click.option(
+    "--no-generate", is_flag=True, help="Serve the site already in --target-path."
+)
+movers_option = click.option(
+    "--movers",
+    type=click.IntRange(1, 100),
+    default=10,
+    show_default=True,
+    help="Symbols listed as rising and as falling most over their 6-week window.",
+)
+min_mover_volume_option = click.option(
+    "--min-mover-volume",
+    type=click.IntRange(min=0),
+    default=100_000,
+    show_default=True,
+    help="Only symbols averaging at least this many shares a week count as movers.",
+)
+debug_option = click.option(
+    "--debug",
+    is_flag=True,
+    envvar="SPINE_DEBUG",
+    show_envvar=True,
+    help="Print the Python traceback of an error (for bug reports).",
+)

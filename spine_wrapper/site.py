@@ -10,6 +10,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from . import dbt
+from .warehouse import Warehouse
 
 HOST = "127.0.0.1"  # never another interface: the site documents a private warehouse
 SITE_FILES = ("index.html", "manifest.json", "catalog.json")
@@ -20,21 +21,21 @@ class SiteError(Exception):
     """The site could not be generated (no warehouse, or dbt failed)."""
 
 
-def generate(db_path: Path, target_dir: Path | None = None, static: bool = False) -> Path:
-    """Run `dbt docs generate` against `db_path`, writing the site into `target_dir` (default:
+def generate(warehouse: Warehouse, target_dir: Path | None = None, static: bool = False) -> Path:
+    """Run `dbt docs generate` against `warehouse`, writing the site into `target_dir` (default:
     the warehouse's own dbt target folder, dbt.target_path, beside the warehouse).
 
     The catalog (column types, row counts) is read from the warehouse, so it must exist.
     Returns the page to open: `static_index.html` (one file, no server needed) with `static`,
     else `index.html` (needs a web server: it fetches manifest.json and catalog.json).
     """
-    if not db_path.exists():
-        raise SiteError(f"no warehouse at {db_path}: run `spine-dbt backfill` first")
-    target_dir = (target_dir or dbt.target_path(db_path)).resolve()
+    if not warehouse.exists():
+        raise SiteError(f"no warehouse at {warehouse}: run `spine-dbt backfill` first")
+    target_dir = (target_dir or dbt.target_path(warehouse)).resolve()
     extra = ["--target-path", str(target_dir)]  # dbt's log goes beside the warehouse (invoke)
     if static:
         extra.append("--static")
-    outcome = dbt.invoke("docs generate", db_path, extra_args=extra)
+    outcome = dbt.invoke("docs generate", warehouse, extra_args=extra)
     if not outcome.success:
         failed = ", ".join(f"{node.name} ({node.message})" for node in outcome.failed)
         raise SiteError(f"dbt docs generate failed: {outcome.exception or failed or 'see logs'}")

@@ -19,51 +19,57 @@ from pathlib import Path
 
 import duckdb
 
-from . import engines
+from . import engines, resources
 
 TARGETS = ("duckdb", "spark")
 
 
 @dataclass(frozen=True)
-class Target:
-    """The dbt target the wrapper works on: `duckdb` (the file given by --db) or `spark` (a
-    local session whose warehouse and metastore live in `spark_dir`)."""
+class Warehouse:
+    """The warehouse a command works on, passed from the CLI to every library call.
 
-    name: str = "duckdb"
+    `target` is the dbt target: `duckdb` (the file at `path`, from --db) or `spark` (a local
+    session whose warehouse and metastore live in `spark_dir`). `location` is what identifies
+    it on disk: the DuckDB file, or the Spark dir. Paths are absolute.
+    """
+
+    path: Path
+    target: str = "duckdb"
     spark_dir: Path | None = None
 
+    def __post_init__(self) -> None:
+        if self.target not in TARGETS:
+            raise ValueError(f"unknown target {self.target!r}; known: {', '.join(TARGETS)}")
+        if self.target == "spark" and self.spark_dir is None:
+            raise ValueError("the spark target needs a --spark-dir")
+        object.__setattr__(self, "path", self.path.expanduser().resolve())
+        if self.spark_dir is not None:
+            object.__setattr__(self, "spark_dir", self.spark_dir.expanduser().resolve())
 
-_target = Target()
+    @property
+    def on_spark(self) -> bool:
+        return self.target == "spark"
+
+    @property
+    def location(self) -> Path:
+        """The DuckDB file, or on Spark the dir (whatever --db says)."""
+        if self.on_spark:
+            assert self.spark_dir is not None
+            return self.spark_dir
+        return self.path
+
+    def exists(self) -> bool:
+        """Whether the warehouse has been created (the DuckDB file, or the Spark metastore)."""
+        if self.on_spark:
+            return (self.location / "metastore_db").exists()
+        return self.path.exists()
+
+    def __str__(self) -> str:
+        return str(self.location)
 
 
-def use_target(name: str, spark_dir: Path | None = None) -> Target:
-    """Select the target for this process (the CLI does, from --target / --spark-dir)."""
-    global _target
-    if name not in TARGETS:
-        raise ValueError(f"unknown target {name!r}; known: {', '.join(TARGETS)}")
-    if name == "spark" and spark_dir is None:
-        raise ValueError("the spark target needs a --spark-dir")
-    _target = Target(name, spark_dir.expanduser().resolve() if spark_dir else None)
-    return _target
-
-
-def current_target() -> Target:
-    return _target
-
-
-def exists(db_path: Path) -> bool:
-    """Whether the warehouse has been created (the DuckDB file, or the Spark metastore)."""
-    if _target.name == "spark":
-        assert _target.spark_dir is not None
-        return (_target.spark_dir / "metastore_db").exists()
-    return db_path.exists()
-
-
-def _lock_base(db_path: Path) -> Path:
-    if _target.name == "spark":
-        assert _target.spark_dir is not None
-        return _target.spark_dir / "spark-warehouse"
-    return db_path
+def _lock_base(warehouse: Warehouse) -> Path:
+    return warehouse.location / "spark-warehouse" if warehouse.on_spark else warehouse.path
 
 
 RAW_DDL = (
@@ -221,22 +227,21 @@ class LockWait:
 
     def until_writable(self) -> None:
         """Return once this process could open the DuckDB file for writing (at once when the
-        file does not exist yet, or on the spark target)."""
-        if _target.name == "duckdb" and self.db_path.exists():
+        file does not exist yet)."""
+        if self.db_path.exists():
             self.open().close()
 
 
 @contextmanager
-def locked(db_path: Path, wait: bool = False) -> Iterator[None]:
-    """Hold the single-writer lock of `db_path` (a `<db>.lock` file beside it).
+def locked(warehouse: Warehouse, wait: bool = False) -> Iterator[None]:
+    """Hold the single-writer lock of `warehouse` (a `<db>.lock` file beside the DuckDB file).
 
     Raises WarehouseBusy naming the holder's PID unless `wait` is set. With `wait` it waits
     for that lock, then until no other process holds DuckDB's lock on the file either (a
     hand-run dbt, a DuckDB session). On Spark the lock file is
     `<spark dir>/spark-warehouse.lock`, and the same error names the Spark dir.
     """
-    duckdb_path = db_path
-    db_path = _lock_base(db_path)
+    db_path = _lock_base(warehouse)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = db_path.with_name(db_path.name + ".lock")
     with lock_path.open("a+") as handle:
@@ -260,8 +265,8 @@ def locked(db_path: Path, wait: bool = False) -> Iterator[None]:
         handle.write(str(os.getpid()))
         handle.flush()
         try:
-            if wait:
-                LockWait(duckdb_path, timeout=None).until_writable()
+            if wait and not warehouse.on_spark:
+                LockWait(warehouse.path, timeout=None).until_writable()
             yield
         finally:
             handle.seek(0)
@@ -270,7 +275,7 @@ def locked(db_path: Path, wait: bool = False) -> Iterator[None]:
 
 
 @contextmanager
-def connect(db_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(warehouse: Warehouse, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the DuckDB file (creating the raw tables when writable) and always close it.
 
     The connection must be closed before dbt runs: DuckDB allows one writer per file. While
@@ -280,11 +285,11 @@ def connect(db_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
     appended to its raw tables go to Spark on close. A file DuckDB cannot open (another kind
     of file, a newer DuckDB's) raises NotAWarehouse; a missing one, read-only, FileNotFoundError.
     """
-    if _target.name == "spark":
-        assert _target.spark_dir is not None
-        with engines.spark_mirror(_target.spark_dir, RAW_DDL, read_only) as mirror:
+    if warehouse.on_spark:
+        with engines.spark_mirror(warehouse.location, RAW_DDL, read_only) as mirror:
             yield mirror
         return
+    db_path = warehouse.path
     if read_only and not db_path.exists():
         raise FileNotFoundError(f"no warehouse at {db_path}: run `spine-dbt backfill` first")
     db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -292,8 +297,8 @@ def connect(db_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
         con = LockWait(db_path).open(
             read_only=read_only,
             config={
-                # the same bound as profiles.yml gives dbt: spill to disk rather than grow
-                "memory_limit": os.environ.get("SPINE_MEMORY_LIMIT", "1200MB"),
+                # the same bounds as dbt gets (dbt.dbt_environment): spill rather than grow
+                **resources.duckdb_resources(os.environ).settings(),
                 "preserve_insertion_order": False,
             },
         )

@@ -47,19 +47,7 @@ row_counts as (
 ),
 
 served_rows as (
-    {% for mart in served -%}
-        select distinct
-            capture_id,
-            '{{ mart.name }}' as mart_name
-        from {{ api.Relation.create(database=mart.database, schema=mart.schema, identifier=mart.alias) }}
-        where {{ captures_in_build(week_column='week_ending') }}
-        {% if not loop.last %}union all{% endif %}
-    {% else -%}
-        select
-            capture_id,
-            '' as mart_name
-        from build_captures
-    {%- endfor %}
+    {{ served_mart_rows(served, 'build_captures') }}
 ),
 
 complete_captures as (

@@ -26,15 +26,16 @@ import duckdb
 import pytest
 from click.testing import CliRunner, Result
 
-from spine_wrapper import dbt, html_report, ledger, site
+from spine_wrapper import dbt, html_report, relations, site
 from spine_wrapper.cli_analyst import docs_command, report_command
 from spine_wrapper.paths import PROJECT_DIR
+from spine_wrapper.warehouse import Warehouse
 
 from .conftest import query, run_cli
 
 REAL_WEEK = "2025-11-28"  # the real file published 2025-12-29
 IMAGES = PROJECT_DIR / "docs" / "images"
-PUBLIC_MARTS = list(ledger.MARTS_WITH_LATEST_VIEW)
+PUBLIC_MARTS = list(relations.SERVED_MARTS)
 PUBLIC_TABLES = [
     *PUBLIC_MARTS,
     *(f"{name}_latest" for name in PUBLIC_MARTS),
@@ -142,7 +143,7 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict:
     target = tmp_path_factory.mktemp("analyst_manifest")
     outcome = dbt.invoke(
         "parse",
-        target / "parse.duckdb",
+        Warehouse(target / "parse.duckdb"),
         extra_args=["--target-path", str(target), "--log-path", str(target / "logs")],
     )
     assert outcome.success, outcome.exception

@@ -15,14 +15,15 @@ import duckdb
 import pytest
 
 from spine_wrapper import backfill as backfill_lib
-from spine_wrapper import dbt, ledger
+from spine_wrapper import dbt, ledger, relations
 from spine_wrapper.backfill import BackfillResult, collect
 from spine_wrapper.report import backfill_summary
+from spine_wrapper.warehouse import Warehouse
 
 from .conftest import FINRA_DIR, FIXTURES_DIR, query, require, run_cli
 
 FIXTURE_RANGE = ["--start", "2025-11-28", "--end", "2026-01-02", "--tier", "T1"]
-LATEST_VIEWS = [f"{name}_latest" for name in ledger.MARTS_WITH_LATEST_VIEW]
+LATEST_VIEWS = [f"{name}_latest" for name in relations.SERVED_MARTS]
 
 
 def _latest_rows(db: Path) -> dict[str, list[tuple]]:
@@ -99,8 +100,8 @@ def test_dbt_run_alone_never_publishes(tmp_path: Path) -> None:
     assert (
         run_cli("load", *FIXTURE_RANGE, "--source-dir", str(source), "--db", str(db)).exit_code == 0
     )
-    assert dbt.invoke("seed", db).success
-    outcome = dbt.invoke("run", db)
+    assert dbt.invoke("seed", Warehouse(db)).success
+    outcome = dbt.invoke("run", Warehouse(db))
     assert outcome.success, outcome.exception
     assert query(db, "select distinct status from raw.capture_events") == [("loaded",)]
     assert query(db, "select count(*) from main.finra_otc_transparency_symbol_summary_latest") == [
@@ -125,7 +126,10 @@ def test_failing_invariant_blocks_publication_and_keeps_previous_latest(tmp_path
             [run_id],
         )
     outcome = dbt.invoke(
-        "build", db, {"run_id": run_id}, extra_args=["--exclude-resource-type", "unit_test"]
+        "build",
+        Warehouse(db),
+        {"run_id": run_id},
+        extra_args=["--exclude-resource-type", "unit_test"],
     )
     assert not outcome.success
     failed = {node.name for node in outcome.failed}
@@ -142,7 +146,7 @@ def test_failing_invariant_blocks_publication_and_keeps_previous_latest(tmp_path
     assert _latest_rows(db) == before
     # What `spine-dbt backfill` prints for such a run: the failing test and its failing rows.
     result = BackfillResult(run_id, [], failed_nodes=outcome.failed)
-    collect(db, result)
+    collect(Warehouse(db), result)
     [unique_test] = [
         name
         for name in result.failing_rows
@@ -252,13 +256,16 @@ def test_raw_rows_landed_before_capture_week_ending_existed_still_build(tmp_path
     run_id = json.loads(loaded.output.rsplit("--vars '", 1)[1].rstrip("'\n"))["run_id"]
     with duckdb.connect(str(db)) as con:  # as the older loader left it
         con.execute("alter table raw.finra_rows drop column capture_week_ending")
-    with connect(db):
+    with connect(Warehouse(db)):
         pass
     assert query(db, "select count(*) from raw.finra_rows where capture_week_ending is null") == [
         (300,)
     ]
     outcome = dbt.invoke(
-        "build", db, {"run_id": run_id}, extra_args=["--exclude-resource-type", "unit_test"]
+        "build",
+        Warehouse(db),
+        {"run_id": run_id},
+        extra_args=["--exclude-resource-type", "unit_test"],
     )
     assert outcome.success, [(n.name, n.message) for n in outcome.failed]
     counts = query(
@@ -281,9 +288,9 @@ def test_the_wrapper_publishes_the_good_captures_of_a_failing_run(
     first, last = date(2025, 11, 14), date(2025, 11, 28)
     calc_versions = {"liquidity_score": "v1"}
     partitions, _ = backfill_lib.plan(
-        db, first, last, ["OTC"], require(FINRA_DIR), calc_versions, force=True
+        Warehouse(db), first, last, ["OTC"], require(FINRA_DIR), calc_versions, force=True
     )
-    run_id = backfill_lib.load(db, partitions, calc_versions)
+    run_id = backfill_lib.load(Warehouse(db), partitions, calc_versions)
     assert run_id is not None
     with duckdb.connect(str(db)) as con:
         con.execute(
@@ -294,7 +301,9 @@ def test_the_wrapper_publishes_the_good_captures_of_a_failing_run(
         )
     result = BackfillResult(run_id, partitions)
     weeks = [first, date(2025, 11, 21), last]
-    backfill_lib.build_chunk(db, result, partitions, run_id, weeks, ["OTC"], calc_versions)
+    backfill_lib.build_chunk(
+        Warehouse(db), result, partitions, run_id, weeks, ["OTC"], calc_versions
+    )
     assert {str(p.week_ending): p.status for p in partitions} == {
         "2025-11-14": "published",
         "2025-11-21": "published",

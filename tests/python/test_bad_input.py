@@ -23,6 +23,7 @@ import pytest
 
 from spine_wrapper import dbt
 from spine_wrapper.discover import identify
+from spine_wrapper.warehouse import Warehouse
 
 from .conftest import query, run_cli
 
@@ -899,7 +900,7 @@ def test_dbt_var_injection_fails_the_build_and_drops_nothing(
     db = tmp_path / "copy.duckdb"
     shutil.copy(row_run.db, db)
     before = query(db, "select count(*) from raw.finra_rows")
-    outcome = dbt.invoke("build", db, {"tiers": [INJECTION]})
+    outcome = dbt.invoke("build", Warehouse(db), {"tiers": [INJECTION]})
     assert not outcome.success
     assert "is not a canonical tier" in (outcome.exception or "")
     assert query(db, "select count(*) from raw.finra_rows") == before

@@ -20,7 +20,7 @@ import pytest
 
 from spine_wrapper import dbt
 from spine_wrapper.generate import generate
-from spine_wrapper.warehouse import WarehouseBusy
+from spine_wrapper.warehouse import Warehouse, WarehouseBusy
 
 from .conftest import query, run_cli
 
@@ -214,7 +214,7 @@ def test_dbt_retries_when_it_cannot_open_the_file(
                         refused.append(message)
                         release(reader)
 
-        outcome = dbt.invoke("build", db, dbt_vars, on_event=on_event)
+        outcome = dbt.invoke("build", Warehouse(db), dbt_vars, on_event=on_event)
     assert refused, "dbt never met the reader's lock"
     assert outcome.success, outcome.exception
     assert published_weeks(db) == ["2025-12-12", "2025-12-19", "2025-12-26"]
@@ -238,7 +238,12 @@ def test_dbt_gives_up_busy_then_a_rerun_completes(
         for command, extra in (("build", None), ("run-operation rollback_captures", args)):
             started = time.monotonic()
             with pytest.raises(WarehouseBusy) as busy:
-                dbt.invoke(command, db, dbt_vars, extra_args=["--args", extra] if extra else None)
+                dbt.invoke(
+                    command,
+                    Warehouse(db),
+                    dbt_vars,
+                    extra_args=["--args", extra] if extra else None,
+                )
             assert time.monotonic() - started < 30
             assert f"PID {holder.pid}, per DuckDB): {db}; still held after 1 s" in str(busy.value)
     printed = "".join(capfd.readouterr())

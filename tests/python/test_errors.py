@@ -175,7 +175,7 @@ def test_another_duckdb_database_as_db(tmp_path: Path, name: str, code: int, mes
 def test_an_output_folder_that_cannot_be_created_exits_2(
     tmp_path: Path, warehouse: tuple[Path, str], name: str
 ) -> None:
-    """--out (docs: --target-path; backfill: --json) under a regular file: even root cannot
+    """--out (docs: --target-path; backfill: --report) under a regular file: even root cannot
     make it, unlike a chmod-ed folder."""
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder\n", encoding="utf-8")
@@ -184,7 +184,7 @@ def test_an_output_folder_that_cannot_be_created_exits_2(
     if name == "generate":
         args = ["generate", "--weeks", "1", "--tier", "OTC", "--end", WEEK, "--out", str(out)]
     elif name == "backfill":  # a new warehouse, nothing to load, then the run report
-        args = [*command(name, tmp_path / "new.duckdb", tmp_path), "--json", str(out / "r.json")]
+        args = [*command(name, tmp_path / "new.duckdb", tmp_path), "--report", str(out / "r.json")]
     else:
         args = command(name, tmp_path / "new.duckdb" if name == "demo" else db, tmp_path)
         args = [arg.replace(str(tmp_path / "out"), str(out)) for arg in args]

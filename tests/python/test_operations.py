@@ -18,7 +18,7 @@ import pytest
 
 from spine_wrapper import ledger
 from spine_wrapper.generate import generate
-from spine_wrapper.warehouse import locked
+from spine_wrapper.warehouse import Warehouse, locked
 
 from .conftest import query, run_cli
 from .test_backfill import _latest_rows
@@ -60,7 +60,7 @@ def test_revision_flows_through_and_rolls_back(tmp_path: Path) -> None:
     assert {plan[w] for w in plan if w < "2025-12-12"} == {"up to date"}
 
     report_path = tmp_path / "run.json"
-    result = run_cli("backfill", *args, "--json", str(report_path))
+    result = run_cli("backfill", *args, "--report", str(report_path))
     assert result.exit_code == 0, result.output
     report = json.loads(report_path.read_text())
     loaded = [p for p in report["partitions"] if p["capture_id"] and p["plan"] != "up to date"]
@@ -77,6 +77,18 @@ def test_revision_flows_through_and_rolls_back(tmp_path: Path) -> None:
     )
     assert run_id.removeprefix("run_") in rolling[0][0]
     assert _plan(source, db) == {w: "up to date" for w in _plan(source, db)}
+
+    # --json is a flag (the run report on stdout); `--json PATH` is the old --report PATH.
+    again = run_cli("backfill", *args, "--json")
+    assert again.exit_code == 0, again.output
+    assert {p["plan"] for p in json.loads(again.stdout)["partitions"]} == {"up to date"}
+    old_spelling = tmp_path / "old.json"
+    deprecated = run_cli("backfill", *args, "--json", str(old_spelling))
+    assert deprecated.exit_code == 0, deprecated.output
+    assert "`--json PATH` is deprecated: use --report PATH" in deprecated.stderr
+    assert json.loads(old_spelling.read_text())["partitions"]
+    refused = run_cli("status", *RANGE, "--db", str(db), "--json", "out.json")
+    assert refused.exit_code == 2 and "--json" in refused.output
 
     # captures: newest first; verify: the two captures of the revised week differ.
     listed = run_cli("captures", "--week", "2025-12-12", "--db", str(db), "--json")
@@ -300,7 +312,7 @@ def _spine(*args: str) -> subprocess.Popen[str]:
 def test_a_second_writer_gets_a_clear_busy_error(tmp_path: Path) -> None:
     source, _ = _files(tmp_path)
     db = tmp_path / "w.duckdb"
-    with locked(db):
+    with locked(Warehouse(db)):
         started = time.monotonic()
         process = _spine("backfill", *RANGE, "--source-dir", str(source), "--db", str(db))
         output, _ = process.communicate(timeout=60)
@@ -350,7 +362,9 @@ def test_a_new_run_keeps_partial_parsing_and_other_vars_do_not(tmp_path: Path) -
 
     def parse_events(dbt_vars: dict) -> list[str]:
         names: list[str] = []
-        outcome = dbt.invoke("parse", db, dbt_vars, on_event=lambda e: names.append(e.info.name))
+        outcome = dbt.invoke(
+            "parse", Warehouse(db), dbt_vars, on_event=lambda e: names.append(e.info.name)
+        )
         assert outcome.success, outcome.exception
         return names
 

@@ -20,6 +20,7 @@ from packaging.specifiers import SpecifierSet
 
 from spine_wrapper import dbt, paths
 from spine_wrapper.generate import generate
+from spine_wrapper.warehouse import Warehouse
 
 from .conftest import FINRA_DIR, query, require, run_cli
 
@@ -66,6 +67,7 @@ def test_this_checkout_runs_its_top_level_project() -> None:
 def test_dbt_state_lives_beside_the_warehouse(tmp_path: Path) -> None:
     db = tmp_path / "wh" / "finra.duckdb"
     other = tmp_path / "elsewhere" / "finra.duckdb"
+    db, other = Warehouse(db), Warehouse(other)
     for path in (dbt.target_path(db), dbt.log_path(db)):
         assert path.is_relative_to(tmp_path / "wh" / dbt.STATE_FOLDER)
         assert not path.is_relative_to(paths.PROJECT_DIR)
@@ -116,7 +118,7 @@ def test_another_dbt_core_parses_in_full_and_still_builds(
     def parse_events(run_id: str) -> list[str]:
         names: list[str] = []
         outcome = dbt.invoke(
-            "parse", db, {"run_id": run_id}, on_event=lambda e: names.append(e.info.name)
+            "parse", Warehouse(db), {"run_id": run_id}, on_event=lambda e: names.append(e.info.name)
         )
         assert outcome.success, outcome.exception
         return names

@@ -14,6 +14,7 @@ import yaml
 
 from spine_wrapper import dbt, ledger
 from spine_wrapper.paths import PROJECT_DIR
+from spine_wrapper.warehouse import Warehouse
 
 BIN = Path(sys.executable).parent
 
@@ -44,7 +45,7 @@ def test_sqlfluff_is_clean(tmp_path: Path) -> None:
 def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict:
     target = tmp_path_factory.mktemp("manifest")
     outcome = dbt.invoke(
-        "parse", target / "parse.duckdb", extra_args=["--target-path", str(target)]
+        "parse", Warehouse(target / "parse.duckdb"), extra_args=["--target-path", str(target)]
     )
     assert outcome.success, outcome.exception
     return json.loads((target / "manifest.json").read_text())
@@ -121,7 +122,7 @@ def test_every_model_has_a_primary_key_test(manifest: dict) -> None:
 
 def test_dbt_unit_tests_of_the_formulas_pass(real_db: Path) -> None:
     """dbt unit tests (models/**/_*__unit_tests.yml) need a built warehouse for column types."""
-    outcome = dbt.invoke("test", real_db, extra_args=["--select", "test_type:unit"])
+    outcome = dbt.invoke("test", Warehouse(real_db), extra_args=["--select", "test_type:unit"])
     assert outcome.success, [(n.name, n.message) for n in outcome.failed]
     unit_tests = [n for n in outcome.nodes if n.resource_type == "unit_test"]
     assert len(unit_tests) >= 14

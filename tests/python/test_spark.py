@@ -12,14 +12,14 @@ import json
 import math
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from spine_wrapper import dbt, engines, warehouse
-from spine_wrapper.export import PUBLIC_TABLES
+from spine_wrapper import dbt, engines
+from spine_wrapper.relations import PUBLIC_TABLES
+from spine_wrapper.warehouse import Warehouse, locked
 
 from .conftest import FINRA_DIR, require, run_cli
 
@@ -115,14 +115,11 @@ def source_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def spark_dir(tmp_path_factory: pytest.TempPathFactory, source_dir: Path) -> Iterator[Path]:
+def spark_dir(tmp_path_factory: pytest.TempPathFactory, source_dir: Path) -> Path:
     """The real OTC weeks and the bad NMS Tier 1 week, backfilled on Spark."""
     spark_dir = tmp_path_factory.mktemp("spark") / "warehouse"
-    try:
-        _backfill_all("--source-dir", str(source_dir), *_spark(spark_dir, "--no-progress"))
-        yield spark_dir
-    finally:
-        warehouse.use_target("duckdb")  # the other modules' library calls run on DuckDB
+    _backfill_all("--source-dir", str(source_dir), *_spark(spark_dir, "--no-progress"))
+    return spark_dir
 
 
 @pytest.fixture(scope="module")
@@ -286,12 +283,10 @@ def test_manifest_sql_has_no_engine_only_functions(
     raw = "\n".join(p.read_text() for p in (dbt.PROJECT_DIR / "models").rglob("*.sql"))
     assert not re.search(duckdb_only, raw)
     for target, forbidden in (("spark", duckdb_only), ("duckdb", spark_only)):
-        warehouse.use_target(target, spark_dir)
         outcome = dbt.invoke(
             "compile",
-            duckdb_file,
+            Warehouse(duckdb_file, target, spark_dir if target == "spark" else None),
             {"run_id": "run_20000101T000000000000Z"},
-            target=target,
             extra_args=["--target-path", str(tmp_path / target), "--select", "resource_type:model"],
         )
         assert outcome.success, outcome.exception
@@ -304,18 +299,15 @@ def test_manifest_sql_has_no_engine_only_functions(
         assert len([sql for sql in compiled.values() if sql]) >= 20
         offending = {name: re.findall(forbidden, sql) for name, sql in compiled.items()}
         assert {name: found for name, found in offending.items() if found} == {}, target
-    warehouse.use_target("duckdb")
 
 
 def test_a_second_writer_gets_a_clear_busy_error_on_spark(
     spark_dir: Path, source_dir: Path
 ) -> None:
-    warehouse.use_target("spark", spark_dir)
-    with warehouse.locked(Path("unused")):
+    with locked(Warehouse(Path("unused"), "spark", spark_dir)):
         result = run_cli(
             "backfill", *RANGE, *TIERS, "--source-dir", str(source_dir), *_spark(spark_dir)
         )
-    warehouse.use_target("duckdb")
     assert result.exit_code == 2
     assert "database busy (held by PID" in result.output
     assert str(spark_dir) in result.output
