@@ -279,12 +279,13 @@ def build(
         "calc_versions": calc_versions,
     }
     # Unit tests check the SQL, not the data: the test suite runs them, not every backfill.
+    # Exposures are no-op nodes (documentation of the data's consumers).
     return dbt.invoke(
         "build",
         warehouse,
         dbt_vars,
         on_event=on_event,
-        extra_args=["--exclude-resource-type", "unit_test"],
+        extra_args=["--exclude-resource-type", "unit_test", "--exclude-resource-type", "exposure"],
     )
 
 

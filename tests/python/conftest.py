@@ -25,6 +25,23 @@ def require(path: Path) -> Path:
     return path
 
 
+def invariants(node: dict) -> dict:
+    """The arguments of a model's (or seed's) one expect_invariants test, as declared in its
+    YAML entry (tests/generic/expect_invariants.sql)."""
+    tests = node.get("data_tests", [])
+    [test] = [t["expect_invariants"] for t in tests if "expect_invariants" in t]
+    return test["arguments"]
+
+
+def has_key(test: dict) -> bool:
+    """Whether a manifest test node checks its model's grain: `unique`, or expect_invariants
+    with a `key`."""
+    metadata = test.get("test_metadata") or {}
+    if metadata.get("name") == "expect_invariants":
+        return bool(metadata.get("kwargs", {}).get("key"))
+    return metadata.get("name") == "unique"
+
+
 def run_cli(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 

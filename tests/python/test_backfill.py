@@ -133,7 +133,7 @@ def test_failing_invariant_blocks_publication_and_keeps_previous_latest(tmp_path
     )
     assert not outcome.success
     failed = {node.name for node in outcome.failed}
-    assert any(name.startswith("expect_compound_columns_to_be_unique_stg") for name in failed)
+    assert "stg_finra__rows_validated_invariants" in failed
     statuses = query(
         db,
         "select week_ending::varchar, status, status_detail like 'failed: %' from "
@@ -147,15 +147,13 @@ def test_failing_invariant_blocks_publication_and_keeps_previous_latest(tmp_path
     # What `spine-dbt backfill` prints for such a run: the failing test and its failing rows.
     result = BackfillResult(run_id, [], failed_nodes=outcome.failed)
     collect(Warehouse(db), result)
-    [unique_test] = [
-        name
-        for name in result.failing_rows
-        if name.startswith("expect_compound_columns_to_be_unique_stg_finra__rows_validated")
-    ]
-    assert result.failing_rows[unique_test][0]["n_records"] == "2"
+    unique_test = "stg_finra__rows_validated_invariants"
+    [duplicate] = result.failing_rows[unique_test]
+    assert duplicate["invariant"] == "unique(capture_id, line_number)"
+    assert duplicate["n_records"] == "2" and duplicate["failing_value"].endswith(" | 2")
     summary = backfill_summary(result)
     assert f"test {unique_test}: fail, 1 failing rows" in summary
-    assert "'line_number': '2'" in summary
+    assert "'invariant': 'unique(capture_id, line_number)'" in summary
 
     retried = run_cli("backfill", *FIXTURE_RANGE, *args)
     assert retried.exit_code == 0, retried.output

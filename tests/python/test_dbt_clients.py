@@ -101,7 +101,7 @@ def test_dbt_test_without_vars_tests_the_published_warehouse(warehouse: Path) ->
         )
     failing = _dbt(warehouse, "test")
     assert failing.returncode != 0
-    assert "expect_grouped_sum_to_equal_finra_otc_transparency_venue_share" in failing.stdout
+    assert "finra_otc_transparency_venue_share_invariants" in failing.stdout
 
 
 def _load_again(warehouse: Path, *extra: str, start: str = "2025-11-14") -> str:
@@ -201,7 +201,7 @@ def test_one_bad_capture_fails_alone_by_hand(warehouse: Path) -> None:
     assert "run the same command again" in first.stdout
     statuses = _statuses(warehouse, run_id)
     assert statuses["2025-11-28"][0] == "failed"
-    assert "stg_finra__raw_lines_capture_id__line_number" in statuses["2025-11-28"][1]
+    assert "stg_finra__raw_lines_invariants" in statuses["2025-11-28"][1]
     assert [statuses[w][0] for w in ("2025-11-14", "2025-11-21")] == ["loaded", "loaded"]
 
     second = _dbt(warehouse, "build", "--vars", dbt_vars)

@@ -47,6 +47,8 @@ from spine_wrapper import dbt as spine_dbt
 from spine_wrapper.paths import PROJECT_DIR, SEEDS_DIR
 from spine_wrapper.warehouse import RAW_DDL, Warehouse
 
+from .conftest import invariants
+
 MACROS_DIR = PROJECT_DIR / "macros"
 MODELS_DIR = PROJECT_DIR / "models"
 
@@ -750,10 +752,8 @@ def _model(name: str) -> dict:
 
 
 def _accepted_values(node: dict, column: str) -> list[str]:
-    [found] = [c for c in node["columns"] if c["name"] == column]
-    tests = [t for t in found.get("data_tests", []) if isinstance(t, dict)]
-    [accepted] = [t["accepted_values"] for t in tests if "accepted_values" in t]
-    return accepted["arguments"]["values"]
+    assert column in {c["name"] for c in node["columns"]}, column
+    return invariants(node)["accepted_values"][column]
 
 
 def test_capture_statuses_agree(dbt_side: DbtSide) -> None:

@@ -16,6 +16,8 @@ from spine_wrapper import dbt, ledger
 from spine_wrapper.paths import PROJECT_DIR
 from spine_wrapper.warehouse import Warehouse
 
+from .conftest import has_key, invariants
+
 BIN = Path(sys.executable).parent
 
 
@@ -113,8 +115,7 @@ def test_every_model_has_a_primary_key_test(manifest: dict) -> None:
     for node in manifest["nodes"].values():
         if node["resource_type"] != "test":
             continue
-        name = (node.get("test_metadata") or {}).get("name")
-        if name in ("unique", "expect_compound_columns_to_be_unique"):
+        if has_key(node):
             keyed.update(node["depends_on"]["nodes"])
     models = {n["unique_id"] for n in _own(manifest["nodes"], "model")}
     assert sorted(models - keyed) == []
@@ -139,6 +140,4 @@ def test_capture_statuses_have_one_definition() -> None:
         (PROJECT_DIR / "models" / "staging" / "finra" / "_finra__models.yml").read_text()
     )
     [events] = [m for m in models["models"] if m["name"] == "stg_finra__capture_events"]
-    [status] = [c for c in events["columns"] if c["name"] == "status"]
-    accepted = [t for t in status["data_tests"] if isinstance(t, dict) and "accepted_values" in t]
-    assert tuple(accepted[0]["accepted_values"]["arguments"]["values"]) == ledger.STATUSES
+    assert tuple(invariants(events)["accepted_values"]["status"]) == ledger.STATUSES

@@ -1,0 +1,166 @@
+{#
+    Every invariant of one model in one data test: one node, one read of the (build-scoped)
+    model per kind of check, instead of one test node per column and check (issue #15: a
+    backfill's dbt build runs few nodes). Each argument is optional:
+
+      key              [columns]                   unique together (the grain)
+      unique           [[columns], ...]            other unique combinations
+      not_null         [columns]
+      accepted_values  {column: [values]}          non-null values are one of these
+      between          {column: [min, max]}        non-null values within; a bound may be null
+      fridays          [columns]                   non-null dates are Fridays
+      expressions      [sql]                       true on every row
+      grouped_sums     [{column_name, group_by, value, tolerance (1e-9), row_condition}]
+                                                   per group, |Σ column - value| <= tolerance
+      sequences        [{column_name, group_by, start_value (1)}]
+                                                   per group exactly start_value..start_value+n-1
+      relationships    {column: relation}          every non-null value is a capture_id there
+      latest           a `_latest` view            its rows are unique on latest_key (the
+      latest_key       [columns]                   view is read for the weeks in the build)
+
+    Returns one row per failing row or group: `invariant` (the check, e.g.
+    `not_null(symbol)`), `failing_value` (the values that fail it, as text), `n_records`, and
+    `capture_id` when the model has one (it appears in `key`, `unique` or `not_null`), so the
+    publication gate fails exactly the captures concerned (record_build_outcome).
+#}
+{% test expect_invariants(
+    model,
+    key=none,
+    unique=none,
+    not_null=none,
+    accepted_values=none,
+    between=none,
+    fridays=none,
+    expressions=none,
+    grouped_sums=none,
+    sequences=none,
+    relationships=none,
+    latest=none,
+    latest_key=none
+) %}
+
+{%- set key = key or [] -%}
+{%- set combinations = ([key] if key else []) + (unique or []) -%}
+{%- set named = (not_null or []) + key -%}
+{%- for columns in combinations -%}
+    {%- do named.extend(columns) -%}
+{%- endfor -%}
+{%- set keyed = 'capture_id' in named -%}
+{%- set capture = 'capture_id, ' if keyed else '' -%}
+{%- set checks = [] -%}
+
+{#- Rows: one failing row each. -#}
+{%- for column in not_null or [] -%}
+    {%- do checks.append(invariant_rows(model, keyed, 'not_null(' ~ column ~ ')', "'null'", column ~ ' is null')) -%}
+{%- endfor -%}
+{%- for column, values in (accepted_values or {}).items() -%}
+    {%- set literals = [] -%}
+    {%- for value in values -%}
+        {%- do literals.append(string_literal(value)) -%}
+    {%- endfor -%}
+    {%- do checks.append(invariant_rows(model, keyed, 'accepted_values(' ~ column ~ ')', column, column ~ ' is not null and ' ~ column ~ ' not in (' ~ literals | join(', ') ~ ')')) -%}
+{%- endfor -%}
+{%- for column, bounds in (between or {}).items() -%}
+    {%- set conditions = [] -%}
+    {%- if bounds[0] is not none -%}
+        {%- do conditions.append(column ~ ' < ' ~ bounds[0]) -%}
+    {%- endif -%}
+    {%- if bounds[1] is not none -%}
+        {%- do conditions.append(column ~ ' > ' ~ bounds[1]) -%}
+    {%- endif -%}
+    {%- do checks.append(invariant_rows(model, keyed, 'between(' ~ column ~ ', ' ~ bounds[0] ~ ', ' ~ bounds[1] ~ ')', column, '(' ~ conditions | join(' or ') ~ ')')) -%}
+{%- endfor -%}
+{%- for column in fridays or [] -%}
+    {%- do checks.append(invariant_rows(model, keyed, 'friday(' ~ column ~ ')', column, column ~ ' is not null and ' ~ days_since_friday('cast(' ~ column ~ ' as date)') ~ ' <> 0')) -%}
+{%- endfor -%}
+{%- for expression in expressions or [] -%}
+    {%- do checks.append(invariant_rows(model, keyed, expression, "'false'", 'not (' ~ expression ~ ')')) -%}
+{%- endfor -%}
+{%- for column, relation in (relationships or {}).items() -%}
+    {%- do checks.append(invariant_rows(model, keyed, 'relationships(' ~ column ~ ')', column, column ~ ' is not null and ' ~ column ~ ' not in (select capture_id from ' ~ relation ~ ')')) -%}
+{%- endfor -%}
+
+{#- Groups: one failing group each. -#}
+{%- for columns in combinations -%}
+    {%- set grouped -%}
+        select
+            {{ ('capture_id,' if 'capture_id' in columns else 'min(capture_id) as capture_id,') if keyed }}
+            {{ string_literal('unique(' ~ columns | join(', ') ~ ')') }} as invariant,
+            {{ invariant_text(columns) }} as failing_value,
+            count(*) as n_records
+        from {{ model }}
+        group by {{ columns | join(', ') }}
+        having count(*) > 1
+    {%- endset -%}
+    {%- do checks.append(grouped) -%}
+{%- endfor -%}
+{%- for check in grouped_sums or [] -%}
+    {%- set group_by = check.group_by -%}
+    {%- set grouped -%}
+        select
+            {{ ('capture_id,' if 'capture_id' in group_by else 'min(capture_id) as capture_id,') if keyed }}
+            {{ string_literal('grouped_sum(' ~ check.column_name ~ ' by ' ~ group_by | join(', ') ~ ') = ' ~ check.value) }} as invariant,
+            {{ invariant_text(['sum(' ~ check.column_name ~ ')']) }} as failing_value,
+            count(*) as n_records
+        from {{ model }}
+        {% if check.row_condition %}where {{ check.row_condition }}{% endif %}
+        group by {{ group_by | join(', ') }}
+        having
+            sum({{ check.column_name }}) is null
+            or abs(sum({{ check.column_name }}) - ({{ check.value }})) > {{ check.tolerance or 1e-9 }}
+    {%- endset -%}
+    {%- do checks.append(grouped) -%}
+{%- endfor -%}
+{%- for check in sequences or [] -%}
+    {%- set group_by = check.group_by -%}
+    {%- set start = check.start_value or 1 -%}
+    {%- set grouped -%}
+        select
+            {{ ('capture_id,' if 'capture_id' in group_by else 'min(capture_id) as capture_id,') if keyed }}
+            {{ string_literal('sequence(' ~ check.column_name ~ ' by ' ~ group_by | join(', ') ~ ') from ' ~ start) }} as invariant,
+            {{ invariant_text(['min(' ~ check.column_name ~ ')', 'max(' ~ check.column_name ~ ')']) }} as failing_value,
+            count(*) as n_records
+        from {{ model }}
+        group by {{ group_by | join(', ') }}
+        having
+            count(distinct {{ check.column_name }}) <> count(*)
+            or min({{ check.column_name }}) <> {{ start }}
+            or max({{ check.column_name }}) <> {{ start }} + count(*) - 1
+    {%- endset -%}
+    {%- do checks.append(grouped) -%}
+{%- endfor -%}
+{%- if latest is not none -%}
+    {%- set grouped -%}
+        select
+            {{ 'min(capture_id) as capture_id,' if keyed }}
+            {{ string_literal('unique(' ~ latest.identifier ~ ': ' ~ latest_key | join(', ') ~ ')') }} as invariant,
+            {{ invariant_text(latest_key) }} as failing_value,
+            count(*) as n_records
+        from {{ latest }}
+        where {{ weeks_in_build() }}
+        group by {{ latest_key | join(', ') }}
+        having count(*) > 1
+    {%- endset -%}
+    {%- do checks.append(grouped) -%}
+{%- endif -%}
+
+{%- if not checks -%}
+    {{ exceptions.raise_compiler_error("expect_invariants: no invariant given") }}
+{%- endif -%}
+
+with
+
+failing as (
+    {%- for check in checks %}
+    {{ check }}
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+),
+
+final as (
+    select * from failing
+)
+
+select * from final
+
+{% endtest %}
