@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -11,8 +12,10 @@ import duckdb
 import pytest
 from click.testing import CliRunner, Result
 
+from spine_wrapper import dbt
 from spine_wrapper.cli import main
 from spine_wrapper.paths import PROJECT_DIR
+from spine_wrapper.warehouse import Warehouse
 
 SHARED = PROJECT_DIR.parent / "shared"
 FINRA_DIR = SHARED / "data" / "finra"
@@ -40,6 +43,19 @@ def has_key(test: dict) -> bool:
     if metadata.get("name") == "expect_invariants":
         return bool(metadata.get("kwargs", {}).get("key"))
     return metadata.get("name") == "unique"
+
+
+@pytest.fixture(scope="session")
+def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """dbt's manifest.json of the project (one `dbt parse` for every test that reads it)."""
+    target = tmp_path_factory.mktemp("manifest")
+    outcome = dbt.invoke(
+        "parse",
+        Warehouse(target / "parse.duckdb"),
+        extra_args=["--target-path", str(target), "--log-path", str(target / "logs")],
+    )
+    assert outcome.success, outcome.exception
+    return json.loads((target / "manifest.json").read_text())
 
 
 def run_cli(*args: str) -> Result:

@@ -26,10 +26,9 @@ import duckdb
 import pytest
 from click.testing import CliRunner, Result
 
-from spine_wrapper import dbt, html_report, relations, site
+from spine_wrapper import html_report, relations, site
 from spine_wrapper.cli_analyst import docs_command, report_command
 from spine_wrapper.paths import PROJECT_DIR
-from spine_wrapper.warehouse import Warehouse
 
 from .conftest import has_key, query, run_cli
 
@@ -136,18 +135,6 @@ setTimeout(probe, 100);
 
 
 # ------------------------------------------------------------------------------ manifest
-
-
-@pytest.fixture(scope="module")
-def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    target = tmp_path_factory.mktemp("analyst_manifest")
-    outcome = dbt.invoke(
-        "parse",
-        Warehouse(target / "parse.duckdb"),
-        extra_args=["--target-path", str(target), "--log-path", str(target / "logs")],
-    )
-    assert outcome.success, outcome.exception
-    return json.loads((target / "manifest.json").read_text())
 
 
 def _own(manifest: dict, *resource_types: str) -> list[dict]:

@@ -5,7 +5,6 @@ own manifest (what the macros served_marts() and capture_keyed_models() find).""
 from __future__ import annotations
 
 import ast
-import json
 import re
 from pathlib import Path
 
@@ -77,18 +76,6 @@ def test_dbt_environment_is_built_per_invocation() -> None:
     assert set(env) <= set(dbt.DBT_ENVIRONMENT)
     with pytest.raises(ValueError, match="needs a --spark-dir"):
         Warehouse(Path("x"), "spark")
-
-
-@pytest.fixture(scope="module")
-def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    target = tmp_path_factory.mktemp("registry")
-    outcome = dbt.invoke(
-        "parse",
-        Warehouse(target / "parse.duckdb"),
-        extra_args=["--target-path", str(target)],
-    )
-    assert outcome.success, outcome.exception
-    return json.loads((target / "manifest.json").read_text())
 
 
 def _models(manifest: dict) -> dict[str, dict]:

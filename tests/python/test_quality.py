@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 from spine_wrapper import dbt, ledger
@@ -41,16 +39,6 @@ def test_sqlfluff_is_clean(tmp_path: Path) -> None:
         env={"SPINE_DB": str(tmp_path / "lint.duckdb")},
     )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
-
-
-@pytest.fixture(scope="module")
-def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    target = tmp_path_factory.mktemp("manifest")
-    outcome = dbt.invoke(
-        "parse", Warehouse(target / "parse.duckdb"), extra_args=["--target-path", str(target)]
-    )
-    assert outcome.success, outcome.exception
-    return json.loads((target / "manifest.json").read_text())
 
 
 def _own(nodes: dict, resource_type: str) -> list[dict]:
