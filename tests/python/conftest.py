@@ -117,6 +117,26 @@ def fixture_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
+# The modules that take longest (a Spark JVM, a cluster, many dbt builds), in that order, go
+# first: pytest-xdist (pyproject addopts: a module per worker, in collection order) then fills
+# the other worker with the short ones instead of leaving a long module to end the run alone.
+SLOWEST_FIRST = (
+    "test_spark_cluster.py",
+    "test_spark.py",
+    "test_dbt_clients.py",
+    "test_operations.py",
+    "test_spark_cluster_script.py",
+    "test_finra_layouts.py",
+    "test_backfill.py",
+    "test_concurrency.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {name: position for position, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOWEST_FIRST)))
+
+
 _EXIT_STATUS: list[int] = []
 
 
@@ -132,7 +152,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     would bury pytest's closing line, which CI reads. Skipping the teardown keeps the exit
     status and the summary as the last lines.
     """
-    if _EXIT_STATUS:
+    if _EXIT_STATUS and not hasattr(config, "workerinput"):  # xdist's workers end as usual
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(_EXIT_STATUS[-1])
