@@ -517,7 +517,11 @@ def spark_defaults(cluster: Cluster) -> dict[str, str]:
         ),
         "spark.driver.extraJavaOptions": (
             f"-Dderby.system.home={d} -Dderby.stream.error.file={d / 'logs' / 'derby.log'} "
-            f"-Djava.io.tmpdir={d / 'tmp'}"
+            f"-Djava.io.tmpdir={d / 'tmp'} "
+            # The metastore's DataNucleus calls System.gc() each time it drops a persistence
+            # manager factory (some per session): a concurrent cycle rather than a full,
+            # stop-the-world collection that pauses every query (about 100 a backfill).
+            "-XX:+ExplicitGCInvokesConcurrent"
         ),
     }
 
@@ -529,7 +533,10 @@ def hive_conf(cluster: Cluster) -> dict[str, str]:
         "hive.server2.thrift.port": str(cluster.ports["thrift"]),
         "hive.exec.scratchdir": str(d / "tmp" / "hive"),
         "hive.exec.local.scratchdir": str(d / "tmp" / "hive-local"),
-        "hive.downloaded.resources.dir": str(d / "tmp" / "hive-resources"),
+        # One folder per session, as Hive's default: a session deletes its folder when it
+        # closes, so a shared one vanishes under sessions opening at the same time (dbt
+        # opens one per thread) and they fail with "Couldn't create directory".
+        "hive.downloaded.resources.dir": str(d / "tmp" / "hive-resources" / "${hive.session.id}"),
         "hive.querylog.location": str(d / "tmp" / "hive-querylog"),
         "hive.server2.logging.operation.log.location": str(d / "tmp" / "operation_logs"),
     }

@@ -72,7 +72,8 @@ def main(debug: bool) -> None:
       spine-dbt export    the public tables as Parquet or CSV files
 
     \b
-    Every command that touches the warehouse takes --target duckdb|spark (SPINE_TARGET);
+    Every command that touches the warehouse takes --target duckdb|spark (SPINE_TARGET),
+    on Spark a local session or, with --spark-method thrift, a cluster's Thrift server;
     every command that prints a result takes --json.
     """
 
@@ -249,11 +250,14 @@ def load(
         "calc_versions": sources.calc_versions,
     }
     click.echo(f"loaded run {run_id}; build and publish it with:")
-    where = (
-        f"SPINE_TARGET=spark SPINE_SPARK_DIR={warehouse.spark_dir}"
-        if warehouse.on_spark
-        else f"SPINE_DB={warehouse.path}"
-    )
+    where = f"SPINE_DB={warehouse.path}"
+    if warehouse.on_spark:
+        env = dbt.dbt_environment(warehouse, {})
+        shown = ["SPINE_TARGET", "SPINE_SPARK_DIR"]
+        if warehouse.thrift is not None:
+            shown += ["SPINE_SPARK_METHOD", "SPINE_SPARK_HOST", "SPINE_SPARK_PORT"]
+            shown += ["SPINE_SPARK_USER"] if "SPINE_SPARK_USER" in env else []
+        where = " ".join(f"{key}={env[key]}" for key in shown)
     click.echo(
         f"  {where} dbt build --project-dir {PROJECT_DIR} --profiles-dir {PROJECT_DIR}"
         f" --target-path {dbt.target_path(warehouse)} --log-path {dbt.log_path(warehouse)}"

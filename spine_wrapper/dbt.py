@@ -58,6 +58,10 @@ DBT_ENVIRONMENT = (
     "SPINE_DB",
     "SPINE_TARGET",
     "SPINE_SPARK_DIR",
+    "SPINE_SPARK_METHOD",
+    "SPINE_SPARK_HOST",
+    "SPINE_SPARK_PORT",
+    "SPINE_SPARK_USER",
     "SPINE_THREADS",
     "DO_NOT_TRACK",
     resources.MEMORY_VARIABLE,
@@ -67,12 +71,21 @@ DBT_ENVIRONMENT = (
 
 def dbt_environment(warehouse: Warehouse, environ: Mapping[str, str]) -> dict[str, str]:
     """What profiles.yml reads for one invocation on `warehouse`, given the caller's
-    environment `environ`: SPINE_DB, SPINE_TARGET, SPINE_SPARK_DIR on Spark, SPINE_THREADS
-    (the user's, else default_threads() on DuckDB), DuckDB's SPINE_MEMORY_LIMIT and
-    SPINE_DUCKDB_THREADS (resources.duckdb_resources), DO_NOT_TRACK."""
+    environment `environ`: SPINE_DB, SPINE_TARGET; on Spark SPINE_SPARK_DIR and
+    SPINE_SPARK_METHOD (`session`, or `thrift` with SPINE_SPARK_HOST, SPINE_SPARK_PORT and
+    SPINE_SPARK_USER when one was given); SPINE_THREADS (the user's, else default_threads()
+    on DuckDB), DuckDB's SPINE_MEMORY_LIMIT and SPINE_DUCKDB_THREADS
+    (resources.duckdb_resources), DO_NOT_TRACK."""
     env = {"SPINE_DB": str(warehouse.path), "SPINE_TARGET": warehouse.target, "DO_NOT_TRACK": "1"}
     if warehouse.spark_dir is not None:
         env["SPINE_SPARK_DIR"] = str(warehouse.spark_dir)
+    if warehouse.spark_method is not None:
+        env["SPINE_SPARK_METHOD"] = warehouse.spark_method
+    if warehouse.thrift is not None:
+        env["SPINE_SPARK_HOST"] = warehouse.thrift.host
+        env["SPINE_SPARK_PORT"] = str(warehouse.thrift.port)
+        if warehouse.thrift.user:
+            env["SPINE_SPARK_USER"] = warehouse.thrift.user
     if environ.get("SPINE_THREADS"):
         env["SPINE_THREADS"] = environ["SPINE_THREADS"]
     elif not warehouse.on_spark:
@@ -249,12 +262,13 @@ def invoke(
     its target (--target), dbt's state beside it (--target-path, --log-path, unless
     `extra_args` gives them) and `dbt_vars` as --vars.
 
-    On Spark the wrapper's own session is started first, so that dbt-spark's `getOrCreate()`
-    shares it. When dbt could not open the DuckDB file because another process holds it,
-    before any node ran, the same invocation is retried for SPINE_LOCK_TIMEOUT seconds, then
-    WarehouseBusy is raised.
+    On a local Spark session the wrapper's own session is started first, so that dbt-spark's
+    `getOrCreate()` shares it; on a Thrift server dbt opens its own connections. When dbt
+    could not open the DuckDB file because another process holds it, before any node ran,
+    the same invocation is retried for SPINE_LOCK_TIMEOUT seconds, then WarehouseBusy is
+    raised.
     """
-    if warehouse.on_spark:
+    if warehouse.spark_method == "session":
         engines.spark_session(warehouse.location)
 
     args = [

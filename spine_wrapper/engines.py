@@ -2,23 +2,39 @@
 
 DuckDB (the default) is the warehouse itself. On Spark, the wrapper keeps speaking DuckDB SQL
 to a small in-memory DuckDB *mirror*: the relations the ledger reads are copied into it from
-the Spark session (through Arrow), the loader parses files into it exactly as on DuckDB, and
-whatever the wrapper appended to its raw tables is handed back to Spark as Parquet landing
-files when the connection closes. Every raw table is append-only (DOMAIN.md §3), so "what was
-appended" is simply the rows past the ones copied in. dbt-spark's `session` method calls
-`SparkSession.builder.getOrCreate()`, so the loader and the in-process dbt share one session
-and one metastore.
+Spark (through Arrow), the loader parses files into it exactly as on DuckDB, and whatever the
+wrapper appended to its raw tables is handed back to Spark as Parquet landing files when the
+connection closes. Every raw table is append-only (DOMAIN.md §3), so "what was appended" is
+simply the rows past the ones copied in.
+
+Spark is reached through an *endpoint*, one of two:
+- `session` (SessionEndpoint): an in-process local pyspark session. dbt-spark's `session`
+  method calls `SparkSession.builder.getOrCreate()`, so the loader and the in-process dbt share
+  one session and one metastore.
+- `thrift` (ThriftEndpoint): a Spark Thrift server (HiveServer2 protocol, e.g. a cluster's SQL
+  endpoint), over a PyHive connection, as dbt-spark's `thrift` method talks to it. Only SQL
+  crosses it: no pyspark session, no metastore client in this process. Landing files go to a
+  folder every executor reads (ThriftServer.landing) and are inserted with
+  `insert into raw.x select ... from parquet.`<file>``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import getpass
+import logging
 import os
 import shutil
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 
@@ -72,9 +88,36 @@ LEDGER_RELATIONS = (
     relations.REJECTS_MART,
 )
 
+SPARK_METHODS = ("session", "thrift")
+
 
 class SparkUnavailable(Exception):
-    """pyspark or a Java runtime is missing."""
+    """Spark cannot be reached: pyspark, Java or PyHive is missing, the Thrift server does not
+    answer, or it cannot read what the wrapper hands it."""
+
+
+@dataclass(frozen=True)
+class ThriftServer:
+    """A Spark Thrift server (the `thrift` method): where it listens, whom to connect as, and
+    the landing folder: a path this machine writes and every Spark executor reads (a shared
+    mount), through which new raw rows reach the cluster. None only for readers."""
+
+    host: str
+    port: int = 10000
+    user: str | None = None
+    landing: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not self.host.strip():
+            raise ValueError("the Thrift server's host is empty")
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port {self.port} is not a TCP port (1-65535)")
+        if self.landing is not None:
+            object.__setattr__(self, "landing", self.landing.expanduser().resolve())
+
+    @property
+    def url(self) -> str:
+        return f"thrift://{self.host}:{self.port}"
 
 
 def spark_unavailable_reason() -> str | None:
@@ -88,12 +131,24 @@ def spark_unavailable_reason() -> str | None:
     return None
 
 
-def session_settings(spark_dir: Path) -> dict[str, str]:
-    """The Spark settings of the `spark` target in profiles.yml, rendered for `spark_dir`.
+def thrift_unavailable_reason() -> str | None:
+    """Why this process cannot talk to a Thrift server, or None when it can (PyHive)."""
+    try:
+        from pyhive import hive  # noqa: F401
+    except ImportError:
+        return "PyHive is not installed: pip install -e '.[spark]'"
+    return None
 
-    Read from the profile so that the wrapper's session and a hand-run `dbt` use the same
-    warehouse directory and metastore: one place to change them.
-    """
+
+# Keys of the profile's server_side_parameters that a Thrift server applies to a new session
+# (HiveServer2's `set:hiveconf:<key>`); the plain keys are the local session's (a Thrift server
+# ignores them silently: its static settings are its own).
+THRIFT_SETTING_PREFIX = "set:hiveconf:"
+
+
+def profile_settings(spark_dir: Path) -> dict[str, str]:
+    """The server_side_parameters of the `spark` target in profiles.yml, rendered for
+    `spark_dir`: one place for the settings of the wrapper's Spark and of dbt's."""
     import jinja2
     import yaml
 
@@ -112,6 +167,26 @@ def session_settings(spark_dir: Path) -> dict[str, str]:
     return {
         key: jinja.from_string(str(value)).render(env_var=env_var)
         for key, value in settings.items()
+    }
+
+
+def session_settings(spark_dir: Path) -> dict[str, str]:
+    """The Spark settings of a local session in `spark_dir` (profiles.yml), so that the
+    wrapper's session and a hand-run `dbt` use the same warehouse directory and metastore."""
+    return {
+        key: value
+        for key, value in profile_settings(spark_dir).items()
+        if not key.startswith(THRIFT_SETTING_PREFIX)
+    }
+
+
+def thrift_settings(spark_dir: Path) -> dict[str, str]:
+    """The session settings (`set:hiveconf:` keys of profiles.yml) the wrapper's Thrift
+    connections open with, as dbt's do: UTC, no ANSI mode, dynamic partition overwrite."""
+    return {
+        key: value
+        for key, value in profile_settings(spark_dir).items()
+        if key.startswith(THRIFT_SETTING_PREFIX)
     }
 
 
@@ -156,28 +231,245 @@ def _local_dir(setting: str | None) -> Path | None:
     return Path(setting.removeprefix("file:").removeprefix("//")).resolve()
 
 
-def ensure_raw_tables(spark: Any) -> None:
-    for statement in SPARK_RAW_DDL:
-        spark.sql(statement)
+# ---------------------------------------------------------------- endpoints
 
 
-def relation_exists(spark: Any, name: str) -> bool:
-    schema, table = name.split(".")
-    return bool(spark.catalog.databaseExists(schema)) and bool(
-        spark.catalog.tableExists(f"{schema}.{table}")
-    )
+class Endpoint(Protocol):
+    """What the wrapper needs of Spark: run a statement, read a query as Arrow, look up a
+    relation and a table's columns, append a Parquet file (written in `landing`) to a table."""
+
+    landing: Path | None
+
+    def sql(self, statement: str) -> None: ...
+
+    def to_arrow(self, query: str) -> Any: ...
+
+    def relation_exists(self, name: str) -> bool: ...
+
+    def table_columns(self, name: str) -> list[str]: ...
+
+    def append_parquet(self, table: str, path: Path) -> None: ...
 
 
-def to_arrow(spark: Any, sql: str) -> Any:
-    """A Spark query's result as an Arrow table, timestamps as naive UTC like DuckDB's."""
+def _naive_utc(table: Any) -> Any:
+    """Timestamps as naive UTC, like DuckDB's."""
     import pyarrow as pa
 
-    table = spark.sql(sql).toArrow()
     for index, field in enumerate(table.schema):
         if pa.types.is_timestamp(field.type) and field.type.tz is not None:
             naive = table.column(index).cast(pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us"))
             table = table.set_column(index, pa.field(field.name, pa.timestamp("us")), naive)
     return table
+
+
+class SessionEndpoint:
+    """An in-process pyspark session (the `session` method)."""
+
+    def __init__(self, spark: Any, landing: Path) -> None:
+        self.spark = spark
+        self.landing: Path | None = landing
+
+    def sql(self, statement: str) -> None:
+        self.spark.sql(statement)
+
+    def to_arrow(self, query: str) -> Any:
+        return _naive_utc(self.spark.sql(query).toArrow())
+
+    def relation_exists(self, name: str) -> bool:
+        schema, table = name.split(".")
+        return bool(self.spark.catalog.databaseExists(schema)) and bool(
+            self.spark.catalog.tableExists(f"{schema}.{table}")
+        )
+
+    def table_columns(self, name: str) -> list[str]:
+        return list(self.spark.table(name).columns)
+
+    def append_parquet(self, table: str, path: Path) -> None:
+        columns = self.table_columns(table)  # partition column last
+        self.spark.read.parquet(str(path)).select(*columns).write.insertInto(table)
+
+
+class ThriftEndpoint:
+    """A Spark Thrift server over one PyHive connection (the `thrift` method)."""
+
+    FETCH_ROWS = 10_000  # rows per round trip
+
+    def __init__(self, connection: Any, server: ThriftServer) -> None:
+        self.connection = connection
+        self.server = server
+        self.landing: Path | None = server.landing
+
+    def _execute(self, statement: str) -> Any:
+        cursor = self.connection.cursor(arraysize=self.FETCH_ROWS)
+        try:
+            cursor.execute(statement)
+        except Exception as exc:
+            cursor.close()
+            raise SparkQueryError(statement, _server_message(exc)) from None
+        return cursor
+
+    def sql(self, statement: str) -> None:
+        self._execute(statement).close()
+
+    def rows(self, query: str) -> list[tuple]:
+        cursor = self._execute(query)
+        try:
+            return [tuple(row) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+    def to_arrow(self, query: str) -> Any:
+        """The result as an Arrow table typed from the server's result schema (decimals with
+        their precision and scale; dates, which the protocol sends as text, as dates)."""
+        import pyarrow as pa
+
+        cursor = self._execute(query)
+        try:
+            schema = _result_schema(cursor)
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+        arrays = [
+            pa.array(_python_values(values, kind), type=kind)
+            for values, (_, kind) in zip(columns, schema, strict=True)
+        ]
+        return pa.Table.from_arrays(arrays, schema=pa.schema(schema))
+
+    def relation_exists(self, name: str) -> bool:
+        schema, table = name.split(".")
+        if not self.rows(f"show databases like '{schema}'"):
+            return False
+        return bool(self.rows(f"show tables in {schema} like '{table}'"))
+
+    def table_columns(self, name: str) -> list[str]:
+        cursor = self._execute(f"select * from {name} limit 0")
+        try:
+            return [column[0].split(".")[-1] for column in cursor.description]
+        finally:
+            cursor.close()
+
+    def append_parquet(self, table: str, path: Path) -> None:
+        columns = ", ".join(f"`{c}`" for c in self.table_columns(table))  # partition column last
+        try:
+            self.sql(f"insert into {table} select {columns} from parquet.`{path}`")
+        except SparkQueryError as exc:
+            if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc):
+                raise SparkUnavailable(
+                    f"the Spark cluster at {self.server.url} cannot read the landing file"
+                    f" {path}: SPINE_SPARK_LANDING ({self.landing}) must be a folder every"
+                    " Spark executor reads (a shared mount)"
+                ) from None
+            raise
+
+
+class SparkQueryError(Exception):
+    """A statement the Thrift server refused or failed, with the server's own message."""
+
+    def __init__(self, statement: str, message: str) -> None:
+        head = " ".join(statement.split())[:200]
+        super().__init__(f"Spark failed {head!r}: {message}")
+
+
+def _server_message(exc: Exception) -> str:
+    """The server's error message from a PyHive OperationalError (its TStatus), else str()."""
+    for arg in getattr(exc, "args", ()):
+        status = getattr(arg, "status", None)
+        if status is not None and getattr(status, "errorMessage", None):
+            return str(status.errorMessage).strip().splitlines()[0]
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _result_schema(cursor: Any) -> list[tuple[str, Any]]:
+    """(name, Arrow type) of each column of the cursor's result, from the server's result-set
+    metadata (the call PyHive's `description` makes, whose type qualifiers it drops)."""
+    from TCLIService import ttypes
+
+    request = ttypes.TGetResultSetMetadataReq(cursor._operationHandle)
+    response = cursor._connection.client.GetResultSetMetadata(request)
+    return [
+        (column.columnName.split(".")[-1], _arrow_type(column.typeDesc.types[0]))
+        for column in response.schema.columns
+    ]
+
+
+def _arrow_type(entry: Any) -> Any:
+    import pyarrow as pa
+    from TCLIService.ttypes import TTypeId
+
+    primitive = entry.primitiveEntry
+    if primitive is None:  # arrays, maps, structs: the protocol sends them as JSON text
+        return pa.string()
+    kind = primitive.type
+    if kind == TTypeId.DECIMAL_TYPE:
+        qualifiers = (primitive.typeQualifiers.qualifiers or {}) if primitive.typeQualifiers else {}
+        precision = getattr(qualifiers.get("precision"), "i32Value", None) or 38
+        scale = getattr(qualifiers.get("scale"), "i32Value", None) or 0
+        return pa.decimal128(precision, scale)
+    simple = {
+        TTypeId.BOOLEAN_TYPE: pa.bool_(),
+        TTypeId.TINYINT_TYPE: pa.int8(),
+        TTypeId.SMALLINT_TYPE: pa.int16(),
+        TTypeId.INT_TYPE: pa.int32(),
+        TTypeId.BIGINT_TYPE: pa.int64(),
+        TTypeId.FLOAT_TYPE: pa.float32(),
+        TTypeId.DOUBLE_TYPE: pa.float64(),
+        TTypeId.TIMESTAMP_TYPE: pa.timestamp("us"),  # the session's time zone: UTC
+        TTypeId.BINARY_TYPE: pa.binary(),
+        TTypeId.DATE_TYPE: pa.date32(),
+        TTypeId.NULL_TYPE: pa.null(),
+    }
+    return simple.get(kind, pa.string())
+
+
+def _python_values(values: tuple, kind: Any) -> list:
+    """PyHive's values as Arrow takes them: dates arrive as ISO text."""
+    import pyarrow as pa
+
+    if pa.types.is_date32(kind):
+        return [date.fromisoformat(v) if isinstance(v, str) else v for v in values]
+    if pa.types.is_timestamp(kind):
+        return [datetime.fromisoformat(v) if isinstance(v, str) else v for v in values]
+    return list(values)
+
+
+def connect_thrift(server: ThriftServer, spark_dir: Path) -> Any:
+    """A PyHive connection to `server`, its session set up as dbt's (profiles.yml)."""
+    reason = thrift_unavailable_reason()
+    if reason:
+        raise SparkUnavailable(reason)
+    from pyhive import hive
+
+    # Thrift's socket logs a refused connection itself; the error below says it once.
+    logging.getLogger("thrift.transport.TSocket").setLevel(logging.CRITICAL)
+    try:
+        return hive.connect(
+            host=server.host,
+            port=server.port,
+            username=server.user or getpass.getuser(),
+            configuration=thrift_settings(spark_dir),
+        )
+    except Exception as exc:  # refused, unknown host, a server that is not HiveServer2
+        raise SparkUnavailable(
+            f"cannot open a session on the Spark Thrift server {server.url}: "
+            f"{_server_message(exc)}; is it running (scripts/spark-cluster status)?"
+        ) from None
+
+
+@contextmanager
+def endpoint(spark_dir: Path, server: ThriftServer | None) -> Iterator[Endpoint]:
+    """The Spark the warehouse is on: the Thrift `server`, else the local session in
+    `spark_dir`. A Thrift connection is closed on exit; the session lives on (one per
+    process, shared with dbt)."""
+    if server is None:
+        yield SessionEndpoint(spark_session(spark_dir), spark_dir / "landing")
+        return
+    connection = connect_thrift(server, spark_dir)
+    try:
+        yield ThriftEndpoint(connection, server)
+    finally:
+        with contextlib.suppress(Exception):  # the server may be gone: nothing to release
+            connection.close()
 
 
 def capture_id_first(table: Any) -> Any:
@@ -189,10 +481,18 @@ def capture_id_first(table: Any) -> Any:
     return table.select(names)
 
 
-def _copy_in(con: duckdb.DuckDBPyConnection, spark: Any, sql: str, into: str) -> None:
+def ensure_raw_tables(spark: Endpoint) -> None:
+    for statement in SPARK_RAW_DDL:
+        spark.sql(statement)
+
+
+# ---------------------------------------------------------------- the mirror
+
+
+def _copy_in(con: duckdb.DuckDBPyConnection, spark: Endpoint, sql: str, into: str) -> None:
     """Run `sql` on Spark and land its result in the mirror: `into` is a DuckDB statement
     prefix such as `create table main.x as` or `insert into raw.x by name`."""
-    con.register("spark_result", to_arrow(spark, sql))
+    con.register("spark_result", spark.to_arrow(sql))
     try:
         con.execute(f"{into} select * from spark_result")
     finally:
@@ -201,48 +501,52 @@ def _copy_in(con: duckdb.DuckDBPyConnection, spark: Any, sql: str, into: str) ->
 
 @contextmanager
 def spark_mirror(
-    spark_dir: Path, raw_ddl: tuple[str, ...], read_only: bool
+    spark: Endpoint, raw_ddl: tuple[str, ...], read_only: bool, name: str
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A DuckDB connection shaped like the DuckDB warehouse, backed by the Spark warehouse.
+    """A DuckDB connection shaped like the DuckDB warehouse, backed by the Spark warehouse
+    behind `spark` (`name` says which, in errors).
 
     Raw tables and the ledger's relations are copied in; on a clean exit of a writable
     connection, the rows appended to the raw tables go to Spark (rows first, events last, so
     a capture is never `loaded` without its rows).
     """
-    spark = spark_session(spark_dir)
-    if read_only and not relation_exists(spark, "raw.captures"):
+    if read_only and not spark.relation_exists("raw.captures"):
         raise FileNotFoundError(
-            f"no Spark warehouse in {spark_dir}: run `spine-dbt backfill --target spark` first"
+            f"no Spark warehouse in {name}: run `spine-dbt backfill --target spark` first"
+        )
+    if not read_only and spark.landing is None:
+        raise SparkUnavailable(
+            f"writing to {name} needs a landing folder every Spark executor reads: set"
+            " SPINE_SPARK_LANDING (--spark-landing)"
         )
     ensure_raw_tables(spark)
     con = duckdb.connect()
     try:
         for statement in raw_ddl:
             con.execute(statement)
-        for schema in sorted({name.split(".")[0] for name in LEDGER_RELATIONS}):
+        for schema in sorted({relation.split(".")[0] for relation in LEDGER_RELATIONS}):
             con.execute(f"create schema if not exists {schema}")
         for table in MIRRORED_RAW:
             _copy_in(con, spark, f"select * from raw.{table}", f"insert into raw.{table} by name")
         if read_only:
-            for name in LEDGER_RELATIONS:
-                if relation_exists(spark, name):
-                    _copy_in(con, spark, f"select * from {name}", f"create table {name} as")
+            for relation in LEDGER_RELATIONS:
+                if spark.relation_exists(relation):
+                    _copy_in(con, spark, f"select * from {relation}", f"create table {relation} as")
         copied = {
             table: con.execute(f"select count(*) from raw.{table}").fetchall()[0][0]
             for table in APPENDED_RAW
         }
         yield con
         if not read_only:
-            _hand_over(con, spark, spark_dir, copied)
+            _hand_over(con, spark, copied)
     finally:
         con.close()
 
 
-def _hand_over(
-    con: duckdb.DuckDBPyConnection, spark: Any, spark_dir: Path, copied: dict[str, int]
-) -> None:
+def _hand_over(con: duckdb.DuckDBPyConnection, spark: Endpoint, copied: dict[str, int]) -> None:
     """Append the mirror's new raw rows to Spark through one Parquet landing file per table."""
-    landing = spark_dir / "landing" / uuid.uuid4().hex
+    assert spark.landing is not None
+    landing = spark.landing / uuid.uuid4().hex
     landing.mkdir(parents=True)
     try:
         for table in APPENDED_RAW:
@@ -252,7 +556,124 @@ def _hand_over(
             path = landing / f"{table}.parquet"
             if not con.execute(f"copy ({new_rows}) to '{path}' (format parquet)").fetchall()[0][0]:
                 continue  # COPY returns the rows written: nothing new in this table
-            target_columns = spark.table(f"raw.{table}").columns  # partition column last
-            spark.read.parquet(str(path)).select(*target_columns).write.insertInto(f"raw.{table}")
+            spark.append_parquet(f"raw.{table}", path)
     finally:
         shutil.rmtree(landing, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- the writer lease
+
+# On a Thrift server the single-writer rule must hold across machines, so the lock lives in
+# the warehouse: an append-only table of lease events. A writer appends `acquire` (with an
+# expiry, from the server's clock), then reads the unexpired, unreleased leases: the holder is
+# the earliest acquire. Any other writer appends `release` for its own and is busy. The holder
+# appends `renew` rows while it works (so a crashed writer blocks others for at most
+# LEASE_SECONDS) and `release` when done.
+LEASE_TABLE = "raw.writer_leases"
+LEASE_DDL = (
+    "create database if not exists raw",
+    f"""
+    create table if not exists {LEASE_TABLE} (
+        lease_id string, holder string, event string, at timestamp, expires_at timestamp
+    ) using parquet
+    """,
+)
+LEASE_SECONDS = 180
+RENEW_SECONDS = 45
+
+
+@dataclass(frozen=True)
+class Lease:
+    lease_id: str
+    holder: str
+    acquired_at: datetime
+    expires_at: datetime
+
+
+def lease_holder_name() -> str:
+    return f"PID {os.getpid()} on {socket.gethostname()}"
+
+
+def _append_lease_event(spark: Endpoint, lease_id: str, holder: str, event: str) -> None:
+    expiry = (
+        "cast(null as timestamp)"
+        if event == "release"
+        else f"current_timestamp() + interval {LEASE_SECONDS} seconds"
+    )
+    spark.sql(
+        f"insert into {LEASE_TABLE} select '{lease_id}', '{_quote(holder)}', '{event}',"
+        f" current_timestamp(), {expiry}"
+    )
+
+
+def _quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def active_leases(spark: Endpoint) -> list[Lease]:
+    """Unexpired, unreleased leases, the holder first (earliest acquire, then lease id)."""
+    table = spark.to_arrow(
+        f"""
+        select lease_id, max(holder) as holder,
+               min(case when event = 'acquire' then at end) as acquired_at,
+               max(expires_at) as expires_at
+        from {LEASE_TABLE}
+        group by lease_id
+        having max(case when event = 'release' then 1 else 0 end) = 0
+           and min(case when event = 'acquire' then at end) is not null
+           and max(expires_at) > current_timestamp()
+        order by acquired_at, lease_id
+        """
+    )
+    return [Lease(**row) for row in table.to_pylist()]
+
+
+def try_acquire(spark: Endpoint, holder: str) -> tuple[str | None, Lease | None]:
+    """Append an acquire for `holder`: (its lease id, None) when it holds the lease, else
+    (None, the lease that does) after releasing its own.
+
+    An acquire whose timestamp is earlier than ours but whose insert finished after our read
+    would be missed; so the holder reads twice, the second time once as long again as its own
+    insert took has passed (a concurrent insert takes about as long).
+    """
+    for statement in LEASE_DDL:
+        spark.sql(statement)
+    lease_id = uuid.uuid4().hex
+    started = time.monotonic()
+    _append_lease_event(spark, lease_id, holder, "acquire")
+    took = time.monotonic() - started
+    for check in range(2):
+        leases = active_leases(spark)
+        if not leases or leases[0].lease_id != lease_id:
+            _append_lease_event(spark, lease_id, holder, "release")
+            return None, next((lease for lease in leases if lease.lease_id != lease_id), None)
+        if check == 0:
+            time.sleep(max(took, 0.5))
+    return lease_id, None
+
+
+def release(spark: Endpoint, lease_id: str, holder: str) -> None:
+    _append_lease_event(spark, lease_id, holder, "release")
+
+
+@contextmanager
+def renewing(server: ThriftServer, spark_dir: Path, lease_id: str, holder: str) -> Iterator[None]:
+    """Renew the lease every RENEW_SECONDS while the block runs (a thread, its own
+    connections: a PyHive connection is not shared between threads)."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(RENEW_SECONDS):
+            try:
+                with endpoint(spark_dir, server) as spark:
+                    _append_lease_event(spark, lease_id, holder, "renew")
+            except Exception:  # noqa: BLE001, S112 - the next renewal tries again
+                continue
+
+    thread = threading.Thread(target=renew, name="spine-lease-renewal", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 import duckdb
 
-from . import resources
+from . import engines, resources
 from .warehouse import NotAWarehouse, Warehouse, WarehouseBusy, connect
 
 DB_HINT = "point --db (or SPINE_DB) at a spine-dbt warehouse, or at a new file to create one"
@@ -80,13 +80,19 @@ def _os_error(exc: OSError) -> SpineError:
 def user_error(exc: Exception) -> SpineError | None:
     """The one-line error for an exception a user can cause (None: a bug, not a user error).
 
-    Exit 2: a busy warehouse, a --db DuckDB cannot open, an OSError on a path given (cannot
+    Exit 2: a busy warehouse, a --db DuckDB cannot open, Spark out of reach (no pyspark or
+    PyHive, a Thrift server that does not answer), an OSError on a path given (cannot
     create or write it). Exit 1: no warehouse (FileNotFoundError with a message of ours, no
     errno), a warehouse without the table asked for (not built yet, or another DuckDB file),
-    DuckDB out of memory (the message names the settings to change).
+    DuckDB out of memory (the message names the settings to change), a statement a Thrift
+    server failed (its message).
     """
     if isinstance(exc, WarehouseBusy):
         return DatabaseBusy(str(exc))
+    if isinstance(exc, engines.SparkUnavailable):
+        return EnvironmentProblem(str(exc))
+    if isinstance(exc, engines.SparkQueryError):
+        return NotFound(str(exc), "check the Spark Thrift server's log")
     if isinstance(exc, NotAWarehouse):
         return EnvironmentProblem(str(exc), DB_HINT)
     if isinstance(exc, FileNotFoundError) and exc.errno is None:

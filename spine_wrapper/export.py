@@ -34,8 +34,8 @@ def _where(start: date | None, end: date | None, tiers: list[str] | None) -> str
 def _public_rows(warehouse: Warehouse) -> Iterator[tuple[duckdb.DuckDBPyConnection, Reader]]:
     """A DuckDB connection and a reader: (table, filter) -> a relation of that connection.
 
-    On Spark each table is read through the session into Arrow, so the same DuckDB COPY
-    writes the files of both targets, with the same types.
+    On Spark each table is read through the session or the Thrift server into Arrow, so the
+    same DuckDB COPY writes the files of both targets, with the same types.
     """
     if not warehouse.on_spark:
         with connect(warehouse, read_only=True) as con:
@@ -44,18 +44,19 @@ def _public_rows(warehouse: Warehouse) -> Iterator[tuple[duckdb.DuckDBPyConnecti
                 lambda table, where: f"(select * from {relations.in_marts(table)} where {where})",
             )
         return
-    spark = engines.spark_session(warehouse.location)
-    con = duckdb.connect()
+    assert warehouse.spark_dir is not None
+    with engines.endpoint(warehouse.spark_dir, warehouse.thrift) as spark:
+        con = duckdb.connect()
 
-    def read(table: str, where: str) -> str:
-        rows = engines.to_arrow(spark, f"select * from {relations.in_marts(table)} where {where}")
-        con.register(table, engines.capture_id_first(rows))
-        return table
+        def read(table: str, where: str) -> str:
+            rows = spark.to_arrow(f"select * from {relations.in_marts(table)} where {where}")
+            con.register(table, engines.capture_id_first(rows))
+            return table
 
-    try:
-        yield con, read
-    finally:
-        con.close()
+        try:
+            yield con, read
+        finally:
+            con.close()
 
 
 def export(

@@ -20,6 +20,7 @@ import click
 
 from . import calcs, formats, tiers, weeks
 from .backfill import CHUNK_WEEKS
+from .engines import SPARK_METHODS, ThriftServer
 from .export import FORMATS
 from .generate import LAYOUTS
 from .paths import DEFAULT_DB, DEFAULT_SPARK_DIR, describe_default, resolve_db
@@ -71,7 +72,7 @@ target_option = click.option(
     type=click.Choice(TARGETS),
     default="duckdb",
     show_default=True,
-    help="dbt target: the embedded DuckDB file (--db) or Apache Spark (--spark-dir).",
+    help="dbt target: the embedded DuckDB file (--db) or Apache Spark (--spark-method).",
 )
 spark_dir_option = click.option(
     "--spark-dir",
@@ -80,20 +81,127 @@ spark_dir_option = click.option(
     type=click.Path(file_okay=False, path_type=Path),
     default=DEFAULT_SPARK_DIR,
     show_default=DEFAULT_SPARK_DIR.is_absolute() or describe_default(DEFAULT_SPARK_DIR),
-    help="Spark target: where the local session keeps its warehouse and metastore.",
+    help="Spark target: where the local session keeps its warehouse and metastore (with"
+    " --spark-method thrift, only dbt's state).",
+)
+# The thrift settings are plain text here and checked only on the spark target, so that a
+# SPINE_SPARK_* variable meant for something else (a hand-run dbt, scripts/spark-cluster)
+# never stops a DuckDB command.
+spark_method_option = click.option(
+    "--spark-method",
+    envvar="SPINE_SPARK_METHOD",
+    show_envvar=True,
+    metavar="[session|thrift]",
+    default="session",
+    show_default=True,
+    help="Spark target: `session`, a local in-process Spark in --spark-dir; or `thrift`, a"
+    " Spark Thrift server (a cluster's SQL endpoint) at --spark-host/--spark-port, reached"
+    " through SQL only.",
+)
+spark_host_option = click.option(
+    "--spark-host",
+    envvar="SPINE_SPARK_HOST",
+    show_envvar=True,
+    help="thrift: the Thrift server's host (required).",
+)
+spark_port_option = click.option(
+    "--spark-port",
+    envvar="SPINE_SPARK_PORT",
+    show_envvar=True,
+    metavar="PORT",
+    default="10000",
+    show_default=True,
+    help="thrift: the Thrift server's port.",
+)
+spark_user_option = click.option(
+    "--spark-user",
+    envvar="SPINE_SPARK_USER",
+    show_envvar=True,
+    help="thrift: the user to connect as [default: this login's name].",
+)
+spark_landing_option = click.option(
+    "--spark-landing",
+    envvar="SPINE_SPARK_LANDING",
+    show_envvar=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="thrift: a folder this machine writes and every Spark executor reads (a shared"
+    " mount); new raw rows reach the cluster through it as Parquet files (required to write).",
 )
 
+SPARK_OPTION_NAMES = {
+    "method": "--spark-method (SPINE_SPARK_METHOD)",
+    "host": "--spark-host (SPINE_SPARK_HOST)",
+    "port": "--spark-port (SPINE_SPARK_PORT)",
+}
 
-def _warehouse(db: Path | None, target: str = "duckdb", spark_dir: Path | None = None) -> Warehouse:
-    return Warehouse(resolve_db(db), target, spark_dir if target == "spark" else None)
+
+def _thrift_server(
+    method: str, host: str | None, port: str, user: str | None, landing: Path | None
+) -> ThriftServer | None:
+    """The Thrift server of the spark target, or None for a local session; BadParameter
+    naming the option and its variable when a setting is missing or wrong."""
+    method = (method or "session").strip().lower()
+    if method not in SPARK_METHODS:
+        raise click.BadParameter(
+            f"{method!r} is not one of {', '.join(SPARK_METHODS)} (`http`, Databricks, is"
+            " for a hand-run dbt: README, Running on Spark)",
+            param_hint=SPARK_OPTION_NAMES["method"],
+        )
+    if method == "session":
+        return None
+    if not (host or "").strip():
+        raise click.BadParameter(
+            "the Thrift server's host is required with --spark-method thrift",
+            param_hint=SPARK_OPTION_NAMES["host"],
+        )
+    text = str(port).strip()
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise click.BadParameter(
+            f"{text!r} is not a TCP port (1-65535)", param_hint=SPARK_OPTION_NAMES["port"]
+        )
+    return ThriftServer(str(host).strip(), int(text), (user or "").strip() or None, landing)
 
 
-# --db, --target, --spark-dir -> `warehouse: Warehouse`
+def _warehouse(
+    db: Path | None,
+    target: str = "duckdb",
+    spark_dir: Path | None = None,
+    spark_method: str = "session",
+    spark_host: str | None = None,
+    spark_port: str = "10000",
+    spark_user: str | None = None,
+    spark_landing: Path | None = None,
+) -> Warehouse:
+    if target != "spark":
+        return Warehouse(resolve_db(db), target)
+    thrift = _thrift_server(spark_method, spark_host, spark_port, spark_user, spark_landing)
+    return Warehouse(resolve_db(db), target, spark_dir, thrift)
+
+
+# --db, --target, --spark-* -> `warehouse: Warehouse`
 warehouse_options = _stack(
     db_option,
     target_option,
     spark_dir_option,
-    _inject("warehouse", _warehouse, ("db", "target", "spark_dir")),
+    spark_method_option,
+    spark_host_option,
+    spark_port_option,
+    spark_user_option,
+    spark_landing_option,
+    _inject(
+        "warehouse",
+        _warehouse,
+        (
+            "db",
+            "target",
+            "spark_dir",
+            "spark_method",
+            "spark_host",
+            "spark_port",
+            "spark_user",
+            "spark_landing",
+        ),
+    ),
 )
 # --db alone (commands that read what only the DuckDB target has) -> `warehouse: Warehouse`
 duckdb_warehouse_option = _stack(db_option, _inject("warehouse", _warehouse, ("db",)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import random
 import re
 import time
 from collections.abc import Iterator
@@ -28,20 +29,26 @@ TARGETS = ("duckdb", "spark")
 class Warehouse:
     """The warehouse a command works on, passed from the CLI to every library call.
 
-    `target` is the dbt target: `duckdb` (the file at `path`, from --db) or `spark` (a local
-    session whose warehouse and metastore live in `spark_dir`). `location` is what identifies
-    it on disk: the DuckDB file, or the Spark dir. Paths are absolute.
+    `target` is the dbt target: `duckdb` (the file at `path`, from --db) or `spark`. On Spark,
+    `thrift` says where the Spark Thrift server is (the `thrift` method: a cluster's SQL
+    endpoint); without it, Spark is a local session whose warehouse and metastore live in
+    `spark_dir` (the `session` method). `location` is the local path that identifies it:
+    the DuckDB file, the Spark dir, or for a Thrift server a name under the Spark dir (only
+    dbt's state goes there). Paths are absolute.
     """
 
     path: Path
     target: str = "duckdb"
     spark_dir: Path | None = None
+    thrift: engines.ThriftServer | None = None
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
             raise ValueError(f"unknown target {self.target!r}; known: {', '.join(TARGETS)}")
         if self.target == "spark" and self.spark_dir is None:
             raise ValueError("the spark target needs a --spark-dir")
+        if self.thrift is not None and self.target != "spark":
+            raise ValueError("a Thrift server is a spark target's")
         object.__setattr__(self, "path", self.path.expanduser().resolve())
         if self.spark_dir is not None:
             object.__setattr__(self, "spark_dir", self.spark_dir.expanduser().resolve())
@@ -51,21 +58,37 @@ class Warehouse:
         return self.target == "spark"
 
     @property
+    def spark_method(self) -> str | None:
+        """`session` or `thrift` on Spark (dbt-spark's connection method), else None."""
+        if not self.on_spark:
+            return None
+        return "thrift" if self.thrift is not None else "session"
+
+    @property
     def location(self) -> Path:
-        """The DuckDB file, or on Spark the dir (whatever --db says)."""
+        """The DuckDB file, or on Spark the dir (whatever --db says); for a Thrift server,
+        `<spark dir>/thrift_<host>_<port>`, where only dbt's state is kept."""
         if self.on_spark:
             assert self.spark_dir is not None
+            if self.thrift is not None:
+                name = f"thrift_{self.thrift.host}_{self.thrift.port}"
+                return self.spark_dir / re.sub(r"[^A-Za-z0-9_-]", "_", name)
             return self.spark_dir
         return self.path
 
     def exists(self) -> bool:
-        """Whether the warehouse has been created (the DuckDB file, or the Spark metastore)."""
+        """Whether the warehouse has been created (the DuckDB file, the Spark metastore, or
+        on a Thrift server its raw.captures table)."""
+        if self.thrift is not None:
+            assert self.spark_dir is not None
+            with engines.endpoint(self.spark_dir, self.thrift) as spark:
+                return spark.relation_exists("raw.captures")
         if self.on_spark:
             return (self.location / "metastore_db").exists()
         return self.path.exists()
 
     def __str__(self) -> str:
-        return str(self.location)
+        return self.thrift.url if self.thrift is not None else str(self.location)
 
 
 def _lock_base(warehouse: Warehouse) -> Path:
@@ -239,8 +262,14 @@ def locked(warehouse: Warehouse, wait: bool = False) -> Iterator[None]:
     Raises WarehouseBusy naming the holder's PID unless `wait` is set. With `wait` it waits
     for that lock, then until no other process holds DuckDB's lock on the file either (a
     hand-run dbt, a DuckDB session). On Spark the lock file is
-    `<spark dir>/spark-warehouse.lock`, and the same error names the Spark dir.
+    `<spark dir>/spark-warehouse.lock`, and the same error names the Spark dir. On a Thrift
+    server, which writers on other machines share, it is a lease kept in the warehouse
+    (`_leased`).
     """
+    if warehouse.thrift is not None:
+        with _leased(warehouse, warehouse.thrift, wait):
+            yield
+        return
     db_path = _lock_base(warehouse)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = db_path.with_name(db_path.name + ".lock")
@@ -274,6 +303,43 @@ def locked(warehouse: Warehouse, wait: bool = False) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+LEASE_POLL_SECONDS = 2.0
+
+
+@contextmanager
+def _leased(warehouse: Warehouse, server: engines.ThriftServer, wait: bool) -> Iterator[None]:
+    """The writer lease of a Thrift server's warehouse (engines.try_acquire): held while the
+    block runs, renewed in the background, released at the end. Another holder's unexpired
+    lease raises WarehouseBusy naming it, or with `wait` is polled until it ends."""
+    assert warehouse.spark_dir is not None
+    holder = engines.lease_holder_name()
+    while True:
+        with engines.endpoint(warehouse.spark_dir, server) as spark:
+            lease_id, other = engines.try_acquire(spark, holder)
+        if lease_id is not None:
+            break
+        if not wait:
+            held = (
+                f"{other.holder} since {other.acquired_at:%Y-%m-%d %H:%M:%S} UTC, lease until"
+                f" {other.expires_at:%H:%M:%S}"
+                if other is not None
+                else "another writer"
+            )
+            raise WarehouseBusy(
+                f"database busy (held by {held}): {warehouse}; wait for it to finish or pass --wait"
+            )
+        time.sleep(LEASE_POLL_SECONDS + random.random())
+    try:
+        with engines.renewing(server, warehouse.spark_dir, lease_id, holder):
+            yield
+    finally:
+        try:
+            with engines.endpoint(warehouse.spark_dir, server) as spark:
+                engines.release(spark, lease_id, holder)
+        except (engines.SparkUnavailable, engines.SparkQueryError):
+            pass  # the server went away: the lease expires by itself (engines.LEASE_SECONDS)
+
+
 @contextmanager
 def connect(warehouse: Warehouse, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the DuckDB file (creating the raw tables when writable) and always close it.
@@ -286,7 +352,11 @@ def connect(warehouse: Warehouse, read_only: bool = False) -> Iterator[duckdb.Du
     of file, a newer DuckDB's) raises NotAWarehouse; a missing one, read-only, FileNotFoundError.
     """
     if warehouse.on_spark:
-        with engines.spark_mirror(warehouse.location, RAW_DDL, read_only) as mirror:
+        assert warehouse.spark_dir is not None
+        with (
+            engines.endpoint(warehouse.spark_dir, warehouse.thrift) as spark,
+            engines.spark_mirror(spark, RAW_DDL, read_only, str(warehouse)) as mirror,
+        ):
             yield mirror
         return
     db_path = warehouse.path

@@ -117,14 +117,15 @@ def fixture_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-# The modules that take longest (a Spark JVM, a cluster, many dbt builds), in that order, go
-# first: pytest-xdist (pyproject addopts: a module per worker, in collection order) then fills
-# the other worker with the short ones instead of leaving a long module to end the run alone.
+# The modules that take longest (a Spark cluster, many dbt builds, a Spark JVM) go first:
+# pytest-xdist (pyproject addopts: a module per worker, in collection order) then fills the
+# other worker with the short ones instead of leaving a long module to end the run alone. The
+# two Spark modules are apart in the order, so that their JVMs seldom share the cores.
 SLOWEST_FIRST = (
     "test_spark_cluster.py",
-    "test_spark.py",
     "test_dbt_clients.py",
     "test_operations.py",
+    "test_spark.py",
     "test_spark_cluster_script.py",
     "test_finra_layouts.py",
     "test_backfill.py",
