@@ -543,6 +543,19 @@ def spark_mirror(
         con.close()
 
 
+def copy_capture_rows(
+    con: duckdb.DuckDBPyConnection, spark: Endpoint, tables: list[str], capture_ids: list[str]
+) -> None:
+    """Copy the rows of `capture_ids` of each of `tables` (`schema.name`) from Spark into the
+    mirror `con`, as tables of the same names: for the queries that read capture-keyed
+    marts (`verify`), which the mirror does not hold."""
+    listed = ", ".join(f"'{_quote(capture_id)}'" for capture_id in capture_ids)
+    for table in tables:
+        con.execute(f"create schema if not exists {table.split('.')[0]}")
+        sql = f"select * from {table} where capture_id in ({listed})"
+        _copy_in(con, spark, sql, f"create or replace table {table} as")
+
+
 def _hand_over(con: duckdb.DuckDBPyConnection, spark: Endpoint, copied: dict[str, int]) -> None:
     """Append the mirror's new raw rows to Spark through one Parquet landing file per table."""
     assert spark.landing is not None

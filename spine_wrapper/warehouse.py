@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import engines, resources
+from . import engines, relations, resources
 
 TARGETS = ("duckdb", "spark")
 
@@ -338,6 +338,19 @@ def _leased(warehouse: Warehouse, server: engines.ThriftServer, wait: bool) -> I
                 engines.release(spark, lease_id, holder)
         except (engines.SparkUnavailable, engines.SparkQueryError):
             pass  # the server went away: the lease expires by itself (engines.LEASE_SECONDS)
+
+
+def copy_capture_marts(
+    warehouse: Warehouse, con: duckdb.DuckDBPyConnection, capture_ids: list[str]
+) -> None:
+    """On Spark, bring the capture-keyed marts' rows of `capture_ids` into the mirror `con`
+    (connect() copies only the ledger's relations); on DuckDB `con` is the warehouse itself."""
+    if not warehouse.on_spark:
+        return
+    assert warehouse.spark_dir is not None
+    marts = [relations.in_marts(table) for table in relations.CAPTURE_KEYED_MARTS]
+    with engines.endpoint(warehouse.spark_dir, warehouse.thrift) as spark:
+        engines.copy_capture_rows(con, spark, marts, capture_ids)
 
 
 @contextmanager

@@ -351,6 +351,14 @@ def test_a_finra_revision_becomes_a_new_capture_on_spark(
     latest = {str(r["week_ending"]): r["run_id"] for r in _latest_runs(out)}
     assert latest["2025-11-21"] == latest["2025-11-28"] == revised_run != latest["2025-11-14"]
     spark_dir.joinpath("revised_run").write_text(revised_run)  # for the rollback test
+    # verify reads both captures' mart rows from Spark: only the window over the revision moved
+    first, rebuilt = sorted(
+        c["capture_id"] for c in captures if str(c["week_ending"]) == "2025-11-28"
+    )
+    result = run_cli("verify", "--capture-id", first, "--against", rebuilt, *_spark(spark_dir))
+    assert result.exit_code == 1, result.output
+    assert "finra_otc_transparency_symbol_rolling_6w  only in A" in result.output
+    assert "finra_otc_transparency_symbol_summary  " not in result.output
 
 
 def _latest_runs(out: Path) -> list[dict]:
