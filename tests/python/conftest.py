@@ -126,7 +126,6 @@ SLOWEST_FIRST = (
     "test_dbt_clients.py",
     "test_operations.py",
     "test_spark.py",
-    "test_spark_cluster_script.py",
     "test_finra_layouts.py",
     "test_backfill.py",
     "test_concurrency.py",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from .test_spark_cluster_script import (
     cluster_ports,
     get_json,
     missing_for_cluster,
+    port_free,
     run,
     script_env,
 )
@@ -96,21 +98,35 @@ def _java_children() -> set[int]:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """The cluster, up for the module (2 GB for the Thrift server's driver, which plans
-    every query of dbt's four threads), down at the end with nothing left running."""
+    every query of dbt's four threads); `down` at the end stops every process it started
+    within a minute and frees every port."""
     folder = tmp_path_factory.mktemp("spark-cluster") / "cluster"
     ports = cluster_ports()
     env = {**script_env(ports), "SPINE_SPARK_DRIVER_MEMORY": "2g"}
+    started = False
     try:
         up = run("up", "--dir", folder, env=env, timeout=400)
         assert up.returncode == 0, up.stdout + up.stderr
+        started = True
         printed = _printed_environment(up.stdout)
         assert printed["SPINE_SPARK_METHOD"] == "thrift", up.stdout
+        assert printed["SPINE_SPARK_LANDING"] == str(folder / "landing"), up.stdout
+        assert f"spark://{HOST}:{ports['SPINE_SPARK_MASTER_PORT']}" in up.stdout
         printed["SPINE_SPARK_DIR"] = str(folder.parent / "spine-state")
         yield Cluster(folder, ports, printed)
     finally:
+        stopping = time.monotonic()
         down = run("down", "--dir", folder, env=script_env(), timeout=180)
         assert down.returncode == 0, down.stdout + down.stderr
         assert cluster_pids(folder, ports["SPINE_SPARK_MASTER_PORT"]) == []
+        if started:
+            assert time.monotonic() - stopping < 60
+            assert [name for name, port in ports.items() if not port_free(port)] == []
+            assert list((folder / "pids").iterdir()) == []
+            status = run("status", "--dir", folder, env=script_env(ports))
+            assert status.returncode == 3, status.stdout
+            again = run("down", "--dir", folder, env=script_env(ports))
+            assert again.returncode == 0 and "not running" in again.stdout, again.stdout
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -253,6 +269,36 @@ def test_the_work_ran_on_the_workers(backfilled: Cluster) -> None:
     assert sum(done.values()) > 100, done  # the backfill's, not only `up`'s probe
 
 
+def test_the_script_runs_spark_s_own_daemons(backfilled: Cluster) -> None:
+    """scripts/spark-cluster: four daemons by PID file, `up` again a no-op, the master ALIVE
+    with two workers and the Thrift server's application and no REST port, and each worker's
+    executor ran tasks of the backfill (the log in the worker's own work dir)."""
+    folder, ports, env = backfilled.folder, backfilled.ports, script_env(backfilled.ports)
+    assert sorted(p.name for p in (folder / "pids").iterdir()) == [
+        "master.pid",
+        "thriftserver.pid",
+        "worker-1.pid",
+        "worker-2.pid",
+    ]
+    status = run("status", "--dir", folder, env=env)
+    assert status.returncode == 0 and status.stdout.count(" running  pid ") == 4, status.stdout
+    again = run("up", "--dir", folder, env=env)
+    assert again.returncode == 0 and "already up" in again.stdout, again.stdout
+    master = get_json(ports["SPINE_SPARK_MASTER_UI_PORT"], "/json/")
+    assert master["status"] == "ALIVE" and master["aliveworkers"] == 2
+    (app,) = [a for a in master["activeapps"] if a["name"] == "spine-spark-thriftserver"]
+    assert "REST server" not in (folder / "logs" / "master.log").read_text()
+    for worker, port_var in (
+        ("worker-1", "SPINE_SPARK_WORKER1_UI_PORT"),
+        ("worker-2", "SPINE_SPARK_WORKER2_UI_PORT"),
+    ):
+        (executor,) = [
+            e for e in get_json(ports[port_var], "/json/")["executors"] if e["appid"] == app["id"]
+        ]
+        stderr = folder / "work" / worker / app["id"] / str(executor["id"]) / "stderr"
+        assert "Running task" in stderr.read_text(), stderr
+
+
 def test_a_second_writer_gets_the_busy_error(backfilled: Cluster, source_dir: Path) -> None:
     """The lease in raw.writer_leases stops a writer that shares no file with the holder."""
     with locked(backfilled.warehouse):
@@ -260,6 +306,19 @@ def test_a_second_writer_gets_the_busy_error(backfilled: Cluster, source_dir: Pa
     assert result.exit_code == 2, result.output
     assert re.search(r"database busy \(held by PID \d+ on .+ since .+\): thrift://", result.output)
     assert "--wait" in result.output
+
+
+def test_verify_reads_both_captures_marts_through_the_endpoint(backfilled: Cluster) -> None:
+    warehouse = backfilled.warehouse
+    assert warehouse.spark_dir is not None
+    with engines.endpoint(warehouse.spark_dir, warehouse.thrift) as spark:
+        rows = spark.to_arrow("select capture_id from raw.captures order by week_ending")
+    first, second, _ = [row["capture_id"] for row in rows.to_pylist()]
+    same = _cli(backfilled, "verify", "--capture-id", first, "--against", first)
+    assert same.exit_code == 0 and "identical" in same.output, same.output
+    other = _cli(backfilled, "verify", "--capture-id", first, "--against", second)
+    assert other.exit_code == 1, other.output
+    assert "finra_otc_transparency_symbol_summary  only in A" in other.output
 
 
 def test_a_revision_lands_and_a_rollback_drops_partitions(
