@@ -87,6 +87,15 @@ API_FILE = "\n".join(
 )
 
 
+def revise_first_row(path: Path) -> None:
+    """FINRA revises a legacy pipe export: its first data row's shares grow by 1000."""
+    lines = path.read_text().splitlines(keepends=True)
+    fields = lines[1].split("|")
+    fields[5] = str(int(fields[5]) + 1000)
+    lines[1] = "|".join(fields)
+    path.write_text("".join(lines))
+
+
 def _cli(*args: str) -> str:
     result = run_cli(*args)
     assert result.exit_code == 0, result.output
@@ -318,12 +327,7 @@ def test_a_finra_revision_becomes_a_new_capture_on_spark(
 ) -> None:
     """Revising 2025-11-21 makes it a new capture and rebuilds 2025-11-28, whose window reads
     it; 2025-11-14 is up to date."""
-    path = source_dir / "finra_otc_weekly_otc_20251222.csv"
-    lines = path.read_text().splitlines(keepends=True)
-    fields = lines[1].split("|")
-    fields[5] = str(int(fields[5]) + 1000)
-    lines[1] = "|".join(fields)
-    path.write_text("".join(lines))
+    revise_first_row(source_dir / "finra_otc_weekly_otc_20251222.csv")
     output = _cli(
         "backfill",
         *RANGE,

@@ -31,7 +31,7 @@ from spine_wrapper.relations import PUBLIC_TABLES
 from spine_wrapper.warehouse import Warehouse, locked
 
 from .conftest import FINRA_DIR, require
-from .test_spark import _as_dicts, _differing_rows, _latest_runs
+from .test_spark import _as_dicts, _differing_rows, _latest_runs, revise_first_row
 from .test_spark_cluster_script import (
     HOST,
     cluster_pids,
@@ -330,12 +330,7 @@ def test_a_revision_lands_and_a_rollback_drops_partitions(
     latest. (Building a revision into the latest capture is the same dbt code on both Spark
     methods: test_spark.py builds one on the local session; a second build here would add
     minutes to the suite.)"""
-    path = source_dir / "finra_otc_weekly_otc_20251229.csv"
-    lines = path.read_text().splitlines(keepends=True)
-    fields = lines[1].split("|")
-    fields[5] = str(int(fields[5]) + 1000)
-    lines[1] = "|".join(fields)
-    path.write_text("".join(lines))
+    revise_first_row(source_dir / "finra_otc_weekly_otc_20251229.csv")
     plan = _ok(backfilled, "plan", *RANGE, "--source-dir", str(source_dir))
     plans = {line.split()[0]: line.split()[2] for line in plan.splitlines() if line[:3] == "202"}
     assert plans == {"2025-11-14": "up", "2025-11-21": "up", "2025-11-28": "revised"}, plan
