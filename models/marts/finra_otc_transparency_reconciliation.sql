@@ -8,7 +8,9 @@
 
 with
 
-validated_rows as (
+{# Two reads of the validated rows, each of the columns it needs: the FINRA total lines
+    (a few per symbol at most), and the detail lines they are reconciled with. #}
+validated_totals as (
     select
         capture_id,
         week_ending,
@@ -19,12 +21,28 @@ validated_rows as (
         symbol,
         mpid,
         total_shares,
+        total_trades
+    from {{ ref('stg_finra__rows_validated') }}
+    where
+        {{ captures_in_build(week_column='week_ending') }}
+        and is_finra_total
+),
+
+validated_details as (
+    select
+        capture_id,
+        venue_type,
+        symbol,
+        mpid,
+        total_shares,
         total_trades,
         reason_code,
-        is_accepted,
-        is_finra_total
+        is_accepted
     from {{ ref('stg_finra__rows_validated') }}
-    where {{ captures_in_build(week_column='week_ending') }}
+    where
+        {{ captures_in_build(week_column='week_ending') }}
+        and not is_finra_total
+        and (is_accepted or reason_code is not null)
 ),
 
 captures as (
@@ -47,8 +65,7 @@ finra_totals as (
         case when summary_type in ('ATS_W_FIRM', 'OTC_W_FIRM') then mpid end as mpid,
         total_shares as finra_total_volume,
         total_trades as finra_total_trades
-    from validated_rows
-    where is_finra_total
+    from validated_totals
 ),
 
 detail_rows as (
@@ -60,8 +77,9 @@ detail_rows as (
         case when is_accepted then total_shares else 0 end as accepted_shares,
         case when is_accepted then total_trades else 0 end as accepted_trades,
         case when reason_code is not null then 1 else 0 end as is_rejected
-    from validated_rows
-    where not is_finra_total and (is_accepted or reason_code is not null)
+    from validated_details
+    {# only captures with FINRA totals (layouts without summaryTypeCode have none) #}
+    where capture_id in (select finra_totals.capture_id from finra_totals)
 ),
 
 symbol_details as (

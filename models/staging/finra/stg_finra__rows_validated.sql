@@ -34,7 +34,6 @@ raw_rows as (
         week_start_raw,
         week_ending_raw,
         last_update_date_raw,
-        initial_published_date_raw,
         summary_type_raw,
         symbol_raw,
         issue_name,
@@ -43,6 +42,18 @@ raw_rows as (
         mpid_raw,
         shares_raw,
         trades_raw
+    from {{ source('finra', 'finra_rows') }}
+    where {{ captures_in_build(week_column='capture_week_ending') }}
+),
+
+{# Only the columns a file's publication week needs (rule 3 below), read apart from the
+    rows above: a second reference to the wide typed rows would make the engine materialize
+    all of them (DuckDB spills gigabytes at FINRA scale) just for one date per line. #}
+raw_publication_dates as (
+    select
+        capture_id,
+        initial_published_date_raw,
+        last_update_date_raw
     from {{ source('finra', 'finra_rows') }}
     where {{ captures_in_build(week_column='capture_week_ending') }}
 ),
@@ -99,7 +110,6 @@ rows_trimmed as (
         trim(raw_rows.week_start_raw) as week_start_text,
         trim(raw_rows.week_ending_raw) as week_ending_text,
         trim(raw_rows.last_update_date_raw) as last_update_date_text,
-        trim(raw_rows.initial_published_date_raw) as initial_published_date_text,
         upper(trim(raw_rows.summary_type_raw)) as summary_type,
         trim(raw_rows.symbol_raw) as symbol,
         upper(trim(raw_rows.mpid_raw)) as mpid_text,
@@ -131,12 +141,6 @@ rows_typed as (
         {{ parsed_iso_date('rows_trimmed.last_update_date_text') }} as source_last_update_date,
         {{ parsed_iso_date('rows_trimmed.week_ending_text') }} as stated_week_ending,
         {{ parsed_iso_date('rows_trimmed.week_start_text') }} as stated_week_start,
-        {#- the row's publication date: initialPublishedDate where the file has the column -#}
-        case
-            when rows_trimmed.initial_published_date_text is not null
-                then {{ parsed_iso_date('rows_trimmed.initial_published_date_text') }}
-            else {{ parsed_iso_date('rows_trimmed.last_update_date_text') }}
-        end as published_date,
         case rows_trimmed.summary_type
             when 'ATS_W_SMBL_FIRM' then 'ATS'
             when 'OTC_W_SMBL_FIRM' then 'NON_ATS'
@@ -152,6 +156,21 @@ rows_typed as (
     left join tier_keys on {{ alias_key('rows_trimmed.tier_text') }} = tier_keys.alias_key
 ),
 
+publication_dates as (
+    {#- each line's publication date: initialPublishedDate where the file has the column -#}
+    select
+        raw_publication_dates.capture_id,
+        captures.capture_tier,
+        case
+            when raw_publication_dates.initial_published_date_raw is not null
+                then {{ parsed_iso_date('trim(raw_publication_dates.initial_published_date_raw)') }}
+            else {{ parsed_iso_date('trim(raw_publication_dates.last_update_date_raw)') }}
+        end as published_date
+    from raw_publication_dates
+    inner join captures on raw_publication_dates.capture_id = captures.capture_id
+    where captures.week_source = 'publication_delay'
+),
+
 publication_weeks as (
     {#- DOMAIN.md §1.3 rule 3, the SQL twin of the loader's (formats.publication_week): a
         file's initial publication is its earliest publication date; its week is the last
@@ -159,16 +178,15 @@ publication_weeks as (
         row of the capture is INVALID_WEEK_ENDING and the capture fails, never published in a
         wrong week. -#}
     select
-        rows_typed.capture_id,
+        publication_dates.capture_id,
         cast({{ dbt.dateadd(
             'day',
             '-7 * max(publication_delays.delay_weeks)',
-            week_ending_from_last_update('min(rows_typed.published_date)'),
+            week_ending_from_last_update('min(publication_dates.published_date)'),
         ) }} as date) as publication_week_ending
-    from rows_typed
-    inner join publication_delays on rows_typed.capture_tier = publication_delays.tier
-    where rows_typed.week_source = 'publication_delay'
-    group by rows_typed.capture_id
+    from publication_dates
+    inner join publication_delays on publication_dates.capture_tier = publication_delays.tier
+    group by publication_dates.capture_id
 ),
 
 rows_placed as (
