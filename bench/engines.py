@@ -25,6 +25,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from backfill import generate  # bench/backfill.py: the benchmark's generated files, kept
+
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent
 BIN = Path(sys.executable).parent
@@ -120,14 +122,7 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown targets {unknown}; known: {', '.join(TARGETS)}")
     args.work.mkdir(parents=True, exist_ok=True)
-    generated = args.work / f"files_{args.weeks}"
-    if not generated.exists():
-        run(
-            [SPINE, "generate", "--weeks", str(args.weeks), "--tier", "all"]
-            + ["--end", GENERATED_END.isoformat(), "--scale", "realistic"]
-            + ["--out", str(generated)],
-            {},
-        )
+    generated = generate(args.work / f"files_{args.weeks}", args.weeks, GENERATED_END, "realistic")
     first = date.fromordinal(GENERATED_END.toordinal() - 7 * (args.weeks - 1))
     cases = [((f"generated: {args.weeks} weeks x 3 tiers", first, GENERATED_END, "all"), generated)]
     if FINRA_DIR.exists():
