@@ -184,7 +184,15 @@ def sniff_delimiter(header_line: str) -> tuple[str | None, str | None]:
 
 
 def parse_line(line: str, delimiter: str) -> list[str]:
-    """One physical line's fields (CSV syntax: double quotes, `""` escapes)."""
+    """One physical line's fields (CSV syntax: double quotes, `""` escapes). A CR inside the
+    line stays in its field (Python's csv would take it for a line end in an unquoted field
+    and raise): it is parsed as a private-use character the line does not hold."""
+    if "\r" in line:
+        stand_in = next(chr(c) for c in range(0xE000, 0xF900) if chr(c) not in line)
+        return [
+            field.replace(stand_in, "\r")
+            for field in parse_line(line.replace("\r", stand_in), delimiter)
+        ]
     return next(csv.reader((line,), delimiter=delimiter, quotechar='"', doublequote=True), [])
 
 

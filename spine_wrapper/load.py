@@ -155,12 +155,24 @@ def week_error(source: SourceFile, week_texts: list[tuple[str, int]]) -> str | N
     return None
 
 
-def _split_by_duckdb(source: SourceFile, data: bytes) -> bool:
-    """Whether DuckDB may split the file's lines on its delimiter, set-based (the fast path):
-    a delimited file without a double quote, whose CSV parse is exactly that split. Quoted
-    files and JSON exports are parsed in Python (formats). test_finra_layouts checks both
-    paths land the same rows."""
-    return source.file_format == "text" and b'"' not in data
+def duckdb_new_line(source: SourceFile, data: bytes) -> str | None:
+    """The line end DuckDB's CSV reader splits the file's lines on (`\\n` or `\\r\\n`, as
+    read_csv spells it) when DuckDB may read it set-based (the fast path), else None.
+
+    The fast path takes a delimited file without a double quote (its CSV parse is then exactly
+    a split on its delimiter) or a NUL byte (the reader's column separator), whose lines all
+    end alike: LF only, or CRLF only. DuckDB's reader treats a lone CR as a line end and
+    mixed line ends inconsistently, so such files, quoted files and JSON exports are parsed in
+    Python (formats). test_finra_layouts checks both paths land the same rows.
+    """
+    if source.file_format != "text" or b'"' in data or b"\0" in data:
+        return None
+    carriage_returns = data.count(b"\r")
+    if carriage_returns == 0:
+        return "\\n"
+    if carriage_returns == data.count(b"\r\n") == data.count(b"\n"):
+        return "\\r\\n"
+    return None
 
 
 def load_captures(
@@ -171,13 +183,14 @@ def load_captures(
 ) -> dict[str, Parsed]:
     """Insert the data records of every capture's file into raw.finra_rows, set-based.
 
-    Files without quotes are split by DuckDB in one statement per batch (physical line
-    numbers, BOM and CR stripped, blank lines skipped but counted); quoted files and JSON
-    exports are parsed in Python (formats) into a landing CSV that DuckDB reads. Then the
-    captures and their `loaded` events are recorded, all in one transaction: a load that is
-    killed leaves nothing behind. A capture whose file has a file-level error (rows of several
-    weeks, not readable to its end) gets a `failed` event naming it. Returns, per capture id,
-    its rows read and that error.
+    Delimited files without quotes are read by DuckDB's CSV reader and split on their
+    delimiter in one statement per batch, straight into raw.finra_rows (physical line
+    numbers, line ends stripped, blank lines skipped but counted); the other files (quoted,
+    JSON, lone CRs: duckdb_new_line) are parsed in Python (formats) into a landing CSV that
+    DuckDB reads. Then the captures and their `loaded` events are recorded, all in one
+    transaction: a load that is killed leaves nothing behind. A capture whose file has a
+    file-level error (rows of several weeks, not readable to its end) gets a `failed` event
+    naming it. Returns, per capture id, its rows read and that error.
     """
     if not captures:
         return {}
@@ -211,9 +224,10 @@ def _load_batch(
     parsed: dict[str, Parsed],
     scratch: Path,
 ) -> None:
-    """Land one batch of files: those DuckDB splits from a plain copy, the rest through the
-    landing CSV; record each capture's rows read and file-level error in `parsed`."""
-    split: dict[str, str] = {}  # capture id -> the path DuckDB reads (a plain copy of a .gz)
+    """Land one batch of files: those DuckDB reads straight from the file (duckdb_new_line),
+    the rest through the landing CSV; record each capture's rows read and file-level error
+    in `parsed`."""
+    direct: list[tuple[Capture, str, bool, int]] = []  # capture, new line, gzip, size
     landing = scratch / "rows.csv"
     with landing.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator="\n")
@@ -225,41 +239,53 @@ def _load_batch(
                 message = f"{source.path.name}: cannot be read: {exc}"
                 parsed[capture.capture_id] = Parsed(error=message)
                 continue
-            if not _split_by_duckdb(source, data):
+            new_line = duckdb_new_line(source, data)
+            if new_line is None:
                 parsed[capture.capture_id] = _write_rows(writer, capture, data)
-                continue
-            read_path = source.path
-            if compressed:  # DuckDB's read_text does not decompress
-                read_path = scratch / f"{len(split)}.txt"
-                read_path.write_bytes(data)
-            split[capture.capture_id] = str(read_path)
+            else:
+                direct.append((capture, new_line, compressed, len(data)))
     con.executemany(
         f"insert into load_files values ({', '.join(['?'] * _LOAD_FILES_WIDTH)})",
-        [_file_row(c, parsed.get(c.capture_id), split.get(c.capture_id)) for c in batch],
+        [_file_row(c, parsed.get(c.capture_id)) for c in batch],
     )
     con.execute(_INSERT_LANDED_ROWS, [str(landing)])
-    if split:
-        con.execute(_SPLIT_BATCH, [list(split.values())])
-        con.execute(
-            "insert into raw.finra_rows by name select * exclude (week_text) from load_batch"
-        )
-        counts = dict(
-            con.execute("select capture_id, count(*) from load_batch group by all").fetchall()
-        )
-        texts: dict[str, list[tuple[str, int]]] = {}
-        for capture_id, text, line in con.execute(_WEEK_TEXTS).fetchall():
-            texts.setdefault(capture_id, []).append((text or "", line))
-        con.execute("drop table load_batch")
-        for capture in batch:
-            if capture.capture_id not in split:
-                continue
-            rows = counts.get(capture.capture_id, 0)
-            error = week_error(capture.source, texts.get(capture.capture_id, []))
-            parsed[capture.capture_id] = Parsed(rows, error)
-            con.execute(
-                "update load_files set rows_read = ? where capture_id = ?",
-                [rows, capture.capture_id],
+    if not direct:
+        return
+    lines = "\nunion all\n".join([_FILE_LINES] * len(direct))
+    [(preserve,)] = con.execute("select current_setting('preserve_insertion_order')").fetchall()
+    con.execute("set preserve_insertion_order = true")  # the order row_number() over () counts
+    con.execute(
+        _INSERT_SPLIT_ROWS.format(file_lines=lines),
+        [
+            value
+            for capture, new_line, compressed, size in direct
+            for value in (
+                capture.capture_id,
+                str(capture.source.path),
+                new_line,
+                "gzip" if compressed else "none",
+                max(size + 1, _DEFAULT_MAX_LINE_SIZE),
             )
+        ],
+    )
+    con.execute(f"set preserve_insertion_order = {str(bool(preserve)).lower()}")
+    ids = [capture.capture_id for capture, *_ in direct]
+    weeks = [capture.source.week_ending for capture, *_ in direct]
+    counts: dict[str, int] = {}
+    texts: dict[str, list[tuple[str, int]]] = {}
+    for capture_id, text, line, rows in con.execute(
+        _WEEK_TEXTS, [ids, min(weeks), max(weeks)]
+    ).fetchall():
+        counts[capture_id] = counts.get(capture_id, 0) + rows
+        texts.setdefault(capture_id, []).append((text or "", line))
+    for capture, *_ in direct:
+        rows = counts.get(capture.capture_id, 0)
+        error = week_error(capture.source, texts.get(capture.capture_id, []))
+        parsed[capture.capture_id] = Parsed(rows, error)
+        con.execute(
+            "update load_files set rows_read = ? where capture_id = ?",
+            [rows, capture.capture_id],
+        )
 
 
 def _write_rows(writer: Any, capture: Capture, data: bytes) -> Parsed:
@@ -278,11 +304,11 @@ def _write_rows(writer: Any, capture: Capture, data: bytes) -> Parsed:
     )
 
 
-def _file_row(capture: Capture, parsed: Parsed | None, read_path: str | None) -> tuple[object, ...]:
+def _file_row(capture: Capture, parsed: Parsed | None) -> tuple[object, ...]:
     source = capture.source
     assert source.header is not None and source.week_ending is not None
     columns = source.header.columns
-    week_at = columns.get(formats.week_field(source.week_source or "", source.header))
+    week_field = formats.week_field(source.week_source or "", source.header)
     return (
         capture.capture_id,
         capture.run_id,
@@ -295,9 +321,8 @@ def _file_row(capture: Capture, parsed: Parsed | None, read_path: str | None) ->
         *(capture.file_stamp or (None, None)),
         source.week_source,
         parsed.rows_read if parsed else None,
-        read_path,
         source.delimiter,
-        None if week_at is None else week_at + 1,
+        RAW_COLUMNS[week_field] if week_field in columns else None,
         *(None if columns.get(name) is None else columns[name] + 1 for name in RAW_FIELDS),
     )
 
@@ -306,10 +331,11 @@ _CREATE_LOAD_FILES = (
     "create or replace temp table load_files (capture_id varchar, run_id varchar,"
     " week_ending date, tier varchar, source_file varchar, file_sha256 varchar,"
     " layout varchar, field_count integer, file_size bigint, file_mtime_ns bigint,"
-    " week_source varchar, rows_read integer, read_path varchar, delimiter varchar,"
-    " pos_week integer, " + ", ".join(f"pos_{name} integer" for name in RAW_FIELDS) + ")"
+    " week_source varchar, rows_read integer, delimiter varchar, week_column varchar, "
+    + ", ".join(f"pos_{name} integer" for name in RAW_FIELDS)
+    + ")"
 )
-_LOAD_FILES_WIDTH = 15 + len(RAW_FIELDS)
+_LOAD_FILES_WIDTH = 14 + len(RAW_FIELDS)
 
 _LANDING_COLUMNS = ", ".join(
     f"'{name}': 'varchar'"
@@ -336,37 +362,40 @@ from read_csv(
 inner join load_files as f on r.capture_id = f.capture_id
 """
 
-# The fast path: physical lines split on the file's delimiter. A field beyond the line's
-# fields (a malformed line) or of a column the file lacks is null.
-_SPLIT_BATCH = f"""
-create or replace temp table load_batch as
-with texts as (
-    select filename, string_split(content, chr(10)) as lines
-    from read_text(?)
-),
-numbered as (
-    select
-        f.capture_id,
-        f.week_ending,
-        f.delimiter,
-        f.pos_week,
-        {", ".join(f"f.pos_{name}" for name in RAW_FIELDS)},
-        unnest(t.lines) as line,
-        generate_subscripts(t.lines, 1) as line_number
-    from texts as t
-    inner join load_files as f on t.filename = f.read_path
-),
-cleaned as (
-    select
-        *,
-        rtrim(case when line_number = 1 then ltrim(line, chr(65279)) else line end, chr(13))
-            as raw_line
-    from numbered
+# The fast path: each file's physical lines, numbered in file order, by DuckDB's CSV reader
+# with one column (NUL separates columns, no quotes). With preserve_insertion_order, a scan
+# and a window over an empty OVER () keep the file's order (DuckDB's "Order Preservation"),
+# so row_number() over () is the physical line number, blank lines included (they come as
+# null). One `_FILE_LINES` per file, parameters: capture id, path, line end, compression,
+# longest line allowed (the file's size: a line is never longer).
+_FILE_LINES = """
+select
+    ? as capture_id,
+    row_number() over () as line_number,
+    line
+from read_csv(
+    ?, columns = {'line': 'varchar'}, delim = chr(0), quote = '', escape = '', header = false,
+    auto_detect = false, strict_mode = false, new_line = ?, compression = ?, max_line_size = ?
+)
+"""
+_DEFAULT_MAX_LINE_SIZE = 2_097_152  # DuckDB's own default
+
+# The lines split on the file's delimiter, straight into raw.finra_rows. A field beyond the
+# line's fields (a malformed line) or of a column the file lacks is null.
+_INSERT_SPLIT_ROWS = f"""
+insert into raw.finra_rows by name
+with lines as (
+{{file_lines}}
 ),
 split as (
-    select *, string_split(raw_line, delimiter) as fields
-    from cleaned
-    where line_number > 1 and not regexp_full_match(raw_line, '[{formats.BLANK_CHARACTERS}]*')
+    select
+        f.*,
+        l.line_number,
+        l.line as raw_line,
+        string_split(l.line, f.delimiter) as fields
+    from lines as l
+    inner join load_files as f on l.capture_id = f.capture_id
+    where l.line_number > 1 and ltrim(l.line, '{formats.BLANK_CHARACTERS}') <> ''
 )
 select
     capture_id,
@@ -374,14 +403,23 @@ select
     raw_line,
     cast(len(fields) as integer) as field_count,
     {", ".join(f"fields[pos_{n}] as {RAW_COLUMNS[n]}" for n in RAW_FIELDS)},
-    week_ending as capture_week_ending,
-    trim(fields[pos_week]) as week_text
+    week_ending as capture_week_ending
 from split
 """
 
-_WEEK_TEXTS = """
-select capture_id, week_text, min(line_number)
-from load_batch
+# Per capture of the batch (ids, first and last week: the week range skips the row groups of
+# other batches), each distinct text of its week field with its first line and its rows.
+_WEEK_TEXTS = f"""
+select
+    r.capture_id,
+    trim(case f.week_column
+        {" ".join(f"when '{c}' then r.{c}" for c in RAW_COLUMNS.values())}
+    end) as week_text,
+    min(r.line_number) as first_line,
+    count(*) as rows_read
+from raw.finra_rows as r
+inner join load_files as f on r.capture_id = f.capture_id
+where list_contains(?, r.capture_id) and r.capture_week_ending between ? and ?
 group by all
 """
 

@@ -4,6 +4,7 @@ hand-made files for what the samples lack (non-ATS firms, lower-case suffixes, D
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import date
 from pathlib import Path
@@ -399,12 +400,26 @@ def test_a_file_whose_week_is_read_but_not_its_tier_is_a_file_error(tmp_path: Pa
     assert "missing file" in lines["2025-11-21"]
 
 
-def test_duckdb_split_and_python_csv_land_the_same_rows(tmp_path: Path) -> None:
-    """Files without quotes are split by DuckDB (the fast path), the others parsed with
-    Python's csv: on a quote-free file (BOM, CRLF, blank lines, short and long rows, a file
-    whose last line has no newline) both give the same raw rows."""
+@pytest.mark.parametrize(
+    ("line_end", "compressed", "new_line"),
+    [
+        ("\r\n", False, "\\r\\n"),
+        ("\n", False, "\\n"),
+        ("\n", True, "\\n"),
+        ("\r\n", True, "\\r\\n"),
+        ("\r", False, None),  # a lone CR inside a line: Python's path
+        ("mixed", False, None),  # LF and CRLF in one file: Python's path
+    ],
+)
+def test_duckdb_split_and_python_csv_land_the_same_rows(
+    tmp_path: Path, line_end: str, compressed: bool, new_line: str | None
+) -> None:
+    """Delimited files without quotes whose lines end alike are read by DuckDB (the fast
+    path), the others parsed with Python's csv: on a quote-free file (BOM, blank lines, short
+    and long rows, a file whose last line has no newline), with LF or CRLF line ends, gzipped
+    or not, both give the same raw rows; a stray CR or mixed line ends take Python's path."""
     from spine_wrapper import formats
-    from spine_wrapper.load import RAW_COLUMNS, file_records, read_bytes
+    from spine_wrapper.load import RAW_COLUMNS, duckdb_new_line, file_records, read_bytes
 
     source = tmp_path / "files"
     source.mkdir()
@@ -418,8 +433,14 @@ def test_duckdb_split_and_python_csv_land_the_same_rows(tmp_path: Path) -> None:
         _line("D D", "3", "IJKL", " Ijkl ", " 30 ", "3"),
         _line("EEE", "", "", "", "", ""),
     ]
-    path = source / "t2.psv"
-    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode())
+    if line_end == "\r":
+        lines[4] = lines[4].replace("Efgh", "Ef\rgh")
+    text = "\n".join(lines) if line_end == "\r" else line_end.join(lines)
+    if line_end == "mixed":
+        text = "\r\n".join(lines[:4]) + "\n" + "\n".join(lines[4:])
+    data = b"\xef\xbb\xbf" + text.encode()
+    path = source / ("t2.psv.gz" if compressed else "t2.psv")
+    path.write_bytes(gzip.compress(data) if compressed else data)
     db = tmp_path / "w.duckdb"
     loaded = run_cli(
         "load", "--start", "2025-11-14", "--end", "2025-11-14", "--tier", "T2",
@@ -443,6 +464,7 @@ def test_duckdb_split_and_python_csv_land_the_same_rows(tmp_path: Path) -> None:
         )
         for r in file_records(found, read_bytes(path)[0])
     ]
+    assert duckdb_new_line(found, read_bytes(path)[0]) == new_line
     # DuckDB leaves the fields a short line lacks null where Python gives ''; the rest is equal
     assert [tuple("" if v is None else v for v in row) for row in landed] == [
         tuple("" if v is None else v for v in row) for row in parsed

@@ -321,13 +321,25 @@ def test_a_second_writer_gets_a_clear_busy_error(tmp_path: Path) -> None:
     assert f"database busy (held by PID {os.getpid()})" in output
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple]]:
+    """The `_latest` rows of an uninterrupted backfill of `_files` (generated alike each time:
+    one reference for every kill point)."""
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    source, _ = _files(folder)
+    db = folder / "reference.duckdb"
+    assert run_cli("backfill", *RANGE, "--source-dir", str(source), "--db", str(db)).exit_code == 0
+    return _latest_rows(db)
+
+
 @pytest.mark.parametrize("kill_after", [0.8, 3.0, 6.0])
-def test_killed_backfill_completes_on_rerun(tmp_path: Path, kill_after: float) -> None:
+def test_killed_backfill_completes_on_rerun(
+    tmp_path: Path, kill_after: float, uninterrupted: dict[str, list[tuple]]
+) -> None:
     """kill -9 during load, dbt build or publish; the rerun ends where an uninterrupted run does."""
     source, _ = _files(tmp_path)
-    reference, db = tmp_path / "reference.duckdb", tmp_path / "killed.duckdb"
+    db = tmp_path / "killed.duckdb"
     args = [*RANGE, "--source-dir", str(source)]
-    assert run_cli("backfill", *args, "--db", str(reference)).exit_code == 0
 
     process = _spine("backfill", *args, "--db", str(db), "--no-progress")
     time.sleep(kill_after)
@@ -348,7 +360,7 @@ def test_killed_backfill_completes_on_rerun(tmp_path: Path, kill_after: float) -
             assert all(n == 1 for _, _, n in weeks)
     rerun = run_cli("backfill", *args, "--db", str(db))
     assert rerun.exit_code == 0, rerun.output
-    assert _latest_rows(db) == _latest_rows(reference)
+    assert _latest_rows(db) == uninterrupted
     assert query(
         db, "select count(*) from main.finra_otc_transparency_captures where status = 'loaded'"
     ) == [(0,)]
