@@ -183,14 +183,15 @@ def load_captures(
 ) -> dict[str, Parsed]:
     """Insert the data records of every capture's file into raw.finra_rows, set-based.
 
-    Delimited files without quotes are read by DuckDB's CSV reader and split on their
-    delimiter in one statement per batch, straight into raw.finra_rows (physical line
-    numbers, line ends stripped, blank lines skipped but counted); the other files (quoted,
-    JSON, lone CRs: duckdb_new_line) are parsed in Python (formats) into a landing CSV that
-    DuckDB reads. Then the captures and their `loaded` events are recorded, all in one
-    transaction: a load that is killed leaves nothing behind. A capture whose file has a
-    file-level error (rows of several weeks, not readable to its end) gets a `failed` event
-    naming it. Returns, per capture id, its rows read and that error.
+    Delimited files without quotes are read by DuckDB's multi-file CSV reader, in parallel,
+    into a temp table of lines, then split on their delimiter in one statement per batch
+    into raw.finra_rows (physical line numbers, line ends stripped, blank lines skipped but
+    counted); the other files (quoted, JSON, lone CRs: duckdb_new_line) are parsed in Python
+    (formats) into a landing CSV that DuckDB reads. Then the captures and their `loaded`
+    events are recorded, all in one transaction: a load that is killed leaves nothing behind.
+    A capture whose file has a file-level error (rows of several weeks, not readable to its
+    end) gets a `failed` event naming it. Returns, per capture id, its rows read and that
+    error.
     """
     if not captures:
         return {}
@@ -251,24 +252,9 @@ def _load_batch(
     con.execute(_INSERT_LANDED_ROWS, [str(landing)])
     if not direct:
         return
-    lines = "\nunion all\n".join([_FILE_LINES] * len(direct))
-    [(preserve,)] = con.execute("select current_setting('preserve_insertion_order')").fetchall()
-    con.execute("set preserve_insertion_order = true")  # the order row_number() over () counts
-    con.execute(
-        _INSERT_SPLIT_ROWS.format(file_lines=lines),
-        [
-            value
-            for capture, new_line, compressed, size in direct
-            for value in (
-                capture.capture_id,
-                str(capture.source.path),
-                new_line,
-                "gzip" if compressed else "none",
-                max(size + 1, _DEFAULT_MAX_LINE_SIZE),
-            )
-        ],
-    )
-    con.execute(f"set preserve_insertion_order = {str(bool(preserve)).lower()}")
+    _read_lines(con, direct)
+    con.execute(_INSERT_SPLIT_ROWS)
+    con.execute("drop table load_lines")
     ids = [capture.capture_id for capture, *_ in direct]
     weeks = [capture.source.week_ending for capture, *_ in direct]
     counts: dict[str, int] = {}
@@ -286,6 +272,34 @@ def _load_batch(
             "update load_files set rows_read = ? where capture_id = ?",
             [rows, capture.capture_id],
         )
+
+
+def _read_lines(
+    con: duckdb.DuckDBPyConnection, direct: list[tuple[Capture, str, bool, int]]
+) -> None:
+    """Every physical line of the files in `direct` (capture, line end, gzip, size) into the
+    temp table load_lines, in file order: one parallel multi-file read per (line end,
+    compression), with insertion order preserved so that the table's rowids follow the lines."""
+    groups: dict[tuple[str, bool], list[tuple[Capture, int]]] = {}
+    for capture, new_line, compressed, size in direct:
+        groups.setdefault((new_line, compressed), []).append((capture, size))
+    [(preserve,)] = con.execute("select current_setting('preserve_insertion_order')").fetchall()
+    con.execute("set preserve_insertion_order = true")  # rowids in file order (see _READ_LINES)
+    try:
+        con.execute("create or replace temp table load_lines (capture_id varchar, line varchar)")
+        for (new_line, compressed), files in groups.items():
+            con.execute(
+                _READ_LINES,
+                [
+                    [capture.capture_id for capture, _ in files],
+                    [str(capture.source.path) for capture, _ in files],
+                    new_line,
+                    "gzip" if compressed else "none",
+                    max(max(size for _, size in files) + 1, _DEFAULT_MAX_LINE_SIZE),
+                ],
+            )
+    finally:
+        con.execute(f"set preserve_insertion_order = {str(bool(preserve)).lower()}")
 
 
 def _write_rows(writer: Any, capture: Capture, data: bytes) -> Parsed:
@@ -362,20 +376,22 @@ from read_csv(
 inner join load_files as f on r.capture_id = f.capture_id
 """
 
-# The fast path: each file's physical lines, numbered in file order, by DuckDB's CSV reader
-# with one column (NUL separates columns, no quotes). With preserve_insertion_order, a scan
-# and a window over an empty OVER () keep the file's order (DuckDB's "Order Preservation"),
-# so row_number() over () is the physical line number, blank lines included (they come as
-# null). One `_FILE_LINES` per file, parameters: capture id, path, line end, compression,
-# longest line allowed (the file's size: a line is never longer).
-_FILE_LINES = """
+# The fast path: the files' physical lines, by DuckDB's CSV reader with one column (NUL
+# separates columns, no quotes; blank lines come as null), several files read in parallel.
+# With preserve_insertion_order, an INSERT keeps the order of a multi-file scan, and a
+# table's rowids then follow it (DuckDB's "Order Preservation": rowid numbers the original
+# row order of a materialized table), so a line's number is its rowid minus its file's first
+# rowid, plus 1. Parameters: capture ids and paths (in the same order), line end,
+# compression, longest line allowed (the largest file's size: a line is never longer).
+_READ_LINES = """
+insert into load_lines
 select
-    ? as capture_id,
-    row_number() over () as line_number,
+    list_extract(?::varchar[], cast(file_index as integer) + 1) as capture_id,
     line
 from read_csv(
-    ?, columns = {'line': 'varchar'}, delim = chr(0), quote = '', escape = '', header = false,
-    auto_detect = false, strict_mode = false, new_line = ?, compression = ?, max_line_size = ?
+    ?::varchar[], columns = {'line': 'varchar'}, delim = chr(0), quote = '', escape = '',
+    header = false, auto_detect = false, strict_mode = false, new_line = ?, compression = ?,
+    max_line_size = ?
 )
 """
 _DEFAULT_MAX_LINE_SIZE = 2_097_152  # DuckDB's own default
@@ -384,18 +400,23 @@ _DEFAULT_MAX_LINE_SIZE = 2_097_152  # DuckDB's own default
 # line's fields (a malformed line) or of a column the file lacks is null.
 _INSERT_SPLIT_ROWS = f"""
 insert into raw.finra_rows by name
-with lines as (
-{{file_lines}}
+with first_rows as (
+    select
+        capture_id,
+        min(rowid) as first_row
+    from load_lines
+    group by capture_id
 ),
 split as (
     select
         f.*,
-        l.line_number,
+        l.rowid - first_rows.first_row + 1 as line_number,
         l.line as raw_line,
         string_split(l.line, f.delimiter) as fields
-    from lines as l
+    from load_lines as l
+    inner join first_rows on l.capture_id = first_rows.capture_id
     inner join load_files as f on l.capture_id = f.capture_id
-    where l.line_number > 1 and ltrim(l.line, '{formats.BLANK_CHARACTERS}') <> ''
+    where l.rowid > first_rows.first_row and ltrim(l.line, '{formats.BLANK_CHARACTERS}') <> ''
 )
 select
     capture_id,
