@@ -59,7 +59,7 @@ DELIMITERS = {"|": "pipes", ",": "commas", "\t": "tabs", "\x01": "control-A"}
 OTHER_DELIMITERS = {";": "semicolons"}
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # A data line of nothing but these is blank: skipped, though it keeps its line number. The
-# loader's DuckDB path (load._SPLIT_BATCH) uses the same characters.
+# loader's DuckDB path (load._INSERT_SPLIT_ROWS) uses the same characters.
 BLANK_CHARACTERS = " \t\f\r"
 
 # How a capture's week was found (DOMAIN.md §1.3), recorded on every capture.

@@ -454,6 +454,7 @@ def test_duckdb_split_and_python_csv_land_the_same_rows(
         " from raw.finra_rows order by line_number",
     )
     found = identify(path)
+    file_bytes = read_bytes(path)[0]
     present = [name in found.header.columns for name in formats.RAW_FIELDS]
     parsed = [
         (
@@ -462,9 +463,9 @@ def test_duckdb_split_and_python_csv_land_the_same_rows(
             r.field_count,
             *(v if has else None for v, has in zip(r.values, present, strict=True)),
         )
-        for r in file_records(found, read_bytes(path)[0])
+        for r in file_records(found, file_bytes)
     ]
-    assert duckdb_new_line(found, read_bytes(path)[0]) == new_line
+    assert duckdb_new_line(found, file_bytes) == new_line
     # DuckDB leaves the fields a short line lacks null where Python gives ''; the rest is equal
     assert [tuple("" if v is None else v for v in row) for row in landed] == [
         tuple("" if v is None else v for v in row) for row in parsed
