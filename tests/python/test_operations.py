@@ -44,6 +44,23 @@ def _plan(source: Path, db: Path) -> dict[str, str]:
     return {p["week_ending"]: p["plan"] for p in json.loads(result.output)["partitions"]}
 
 
+@pytest.fixture(scope="module")
+def backfilled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An uninterrupted backfill of `_files` (generated alike each time), built once: the
+    reference of every kill point and of the chunked run, and the start of a rollback."""
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    source, _ = _files(folder)
+    db = folder / "reference.duckdb"
+    assert run_cli("backfill", *RANGE, "--source-dir", str(source), "--db", str(db)).exit_code == 0
+    return db
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(backfilled: Path) -> dict[str, list[tuple]]:
+    """The `_latest` rows of the uninterrupted backfill."""
+    return _latest_rows(backfilled)
+
+
 def test_revision_flows_through_and_rolls_back(tmp_path: Path) -> None:
     source, revision = _files(tmp_path)
     db = tmp_path / "w.duckdb"
@@ -116,10 +133,11 @@ def test_revision_flows_through_and_rolls_back(tmp_path: Path) -> None:
     assert results and {r["status"] for r in results} <= {"pass", "warn"}
 
 
-def test_rollback_of_one_capture_lists_the_windows_that_read_it(tmp_path: Path) -> None:
-    source, _ = _files(tmp_path)
+def test_rollback_of_one_capture_lists_the_windows_that_read_it(
+    backfilled: Path, tmp_path: Path
+) -> None:
     db = tmp_path / "w.duckdb"
-    assert run_cli("backfill", *RANGE, "--source-dir", str(source), "--db", str(db)).exit_code == 0
+    shutil.copy(backfilled, db)
     [(capture_id,)] = query(
         db, "select capture_id from raw.captures where week_ending = '2025-12-05'"
     )
@@ -274,14 +292,15 @@ def test_a_run_rolled_back_by_hand_is_dated_from_its_event(
     assert query(db, count) == rows
 
 
-def test_chunked_backfill_equals_one_build(tmp_path: Path) -> None:
+def test_chunked_backfill_equals_one_build(
+    tmp_path: Path, uninterrupted: dict[str, list[tuple]]
+) -> None:
     source, _ = _files(tmp_path)
-    whole, chunked = tmp_path / "whole.duckdb", tmp_path / "chunked.duckdb"
+    chunked = tmp_path / "chunked.duckdb"
     args = [*RANGE, "--source-dir", str(source)]
-    assert run_cli("backfill", *args, "--db", str(whole)).exit_code == 0
     result = run_cli("backfill", *args, "--db", str(chunked), "--chunk-weeks", "3")
     assert result.exit_code == 0, result.output
-    assert _latest_rows(chunked) == _latest_rows(whole)
+    assert _latest_rows(chunked) == uninterrupted
     runs = query(chunked, "select count(distinct run_id), count(*) from raw.captures")
     assert runs == [(1, 8)]
 
@@ -319,17 +338,6 @@ def test_a_second_writer_gets_a_clear_busy_error(tmp_path: Path) -> None:
         assert time.monotonic() - started < 10
     assert process.returncode == 2
     assert f"database busy (held by PID {os.getpid()})" in output
-
-
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple]]:
-    """The `_latest` rows of an uninterrupted backfill of `_files` (generated alike each time:
-    one reference for every kill point)."""
-    folder = tmp_path_factory.mktemp("uninterrupted")
-    source, _ = _files(folder)
-    db = folder / "reference.duckdb"
-    assert run_cli("backfill", *RANGE, "--source-dir", str(source), "--db", str(db)).exit_code == 0
-    return _latest_rows(db)
 
 
 @pytest.mark.parametrize("kill_after", [0.8, 3.0, 6.0])
