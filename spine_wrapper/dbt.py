@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pprint
+import shutil
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import contextmanager, nullcontext, suppress
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +180,9 @@ def partial_parse_shortcut_supported(dbt_core: str) -> bool:
 
 @contextmanager
 def _partial_parse_across_runs() -> Any:
-    """While dbt checks whether its saved parse is still valid, hide the run-selection vars.
+    """While dbt checks whether its saved parse is still valid, hide the run-selection vars
+    and the warehouse's location (LOCATION_KEYS), so that a new warehouse can start from
+    another's parse (_shared_parse).
 
     Only on the dbt-core release it was made for (PARTIAL_PARSE_SHORTCUT_DBT_CORE), and only
     when that release still has the method it wraps; elsewhere dbt parses in full.
@@ -201,15 +205,72 @@ def _partial_parse_across_runs() -> Any:
         cli_vars = config.cli_vars
         config.cli_vars = {k: v for k, v in cli_vars.items() if k not in RUN_SELECTION_VARS}
         try:
-            return original(loader)
+            check = original(loader)
         finally:
             config.cli_vars = cli_vars
+        return replace(check, profile_hash=_profile_hash(config.credentials))
 
     loader_class.build_manifest_state_check = state_check
     try:
         yield
     finally:
         loader_class.build_manifest_state_check = original
+
+
+# The connection details that only say where a warehouse is: dbt hashes every connection
+# detail into its parse state (a changed one forces a full parse), but the parse reads none of
+# these. The catalog name dbt-duckdb derives from the file's name (`database`) stays in.
+LOCATION_KEYS = frozenset({"path"})
+
+
+def _profile_hash(credentials: Any) -> Any:
+    """dbt's profile hash (ManifestStateCheck.profile_hash, as dbt-core 1.11 computes it) of
+    `credentials`' connection details, LOCATION_KEYS left out."""
+    from dbt.contracts.files import FileHash
+
+    keys = sorted((k, v) for k, v in credentials.connection_info() if k not in LOCATION_KEYS)
+    return FileHash.from_contents(pprint.pformat(keys))
+
+
+PARSE_FILE = "partial_parse.msgpack"  # dbt's saved parse, in its target folder
+
+
+def shared_parse(warehouse: Warehouse) -> Path:
+    """Where the last parse of the project for warehouses like `warehouse` is kept for the
+    next new one: the user's cache folder (platformdirs; ~/.cache/spine-dbt on Linux), one
+    file per checkout, target, dbt-core release and warehouse file name (the name gives
+    dbt-duckdb its catalog name, which every relation of the parse carries)."""
+    import platformdirs
+
+    key = f"{PROJECT_DIR}|{warehouse.target}|{dbt_core_version()}"
+    folder = hashlib.sha256(key.encode()).hexdigest()[:16]
+    cache = Path(platformdirs.user_cache_dir("spine-dbt"))
+    return cache / "parse" / folder / f"{warehouse.location.stem}.msgpack"
+
+
+@contextmanager
+def _shared_parse(warehouse: Warehouse) -> Iterator[None]:
+    """A warehouse without a saved parse in its target folder (a new one) starts from the
+    shared one, and leaves its own for the next. dbt checks it as it checks its own saved
+    parse (every file's checksum, the vars, the connection details but the location):
+    whatever differs, dbt parses again, so the copy can make a run faster, never wrong. Only
+    with the partial-parse shortcut (its state check leaves the location out); a cache that
+    cannot be read or written is skipped."""
+    if not partial_parse_shortcut_supported(dbt_core_version()):
+        yield
+        return
+    own, shared = target_path(warehouse) / PARSE_FILE, shared_parse(warehouse)
+    with suppress(OSError):
+        if not own.exists() and shared.exists():
+            own.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(shared, own)
+    yield
+    with suppress(OSError):
+        if own.exists() and (not shared.exists() or shared.stat().st_mtime < own.stat().st_mtime):
+            shared.parent.mkdir(parents=True, exist_ok=True)
+            partial = shared.with_name(f"{shared.name}.{os.getpid()}.tmp")
+            shutil.copyfile(own, partial)
+            os.replace(partial, shared)  # atomic: other processes read the old or the new
 
 
 def _release_duckdb() -> None:
@@ -283,7 +344,8 @@ def invoke(
         "--no-use-colors",
     ]
     given = set(extra_args or [])
-    if "--target-path" not in given:
+    own_target = "--target-path" not in given
+    if own_target:
         args += ["--target-path", str(target_path(warehouse))]
     if "--log-path" not in given:  # else dbt writes logs/ into the project or the current dir
         args += ["--log-path", str(log_path(warehouse))]
@@ -292,12 +354,13 @@ def invoke(
     args += extra_args or []
     env = dbt_environment(warehouse, os.environ)
     wait = LockWait(warehouse.path)
-    while True:
-        outcome, holder = _invoke_once(args, env, on_event)
-        if holder is None or outcome.success or outcome.nodes:  # not refused before it ran
-            return outcome
-        wait.retry(holder)  # WarehouseBusy once the time is up
-        wait.until_writable()  # poll cheaply rather than re-run dbt's parse each time
+    with _shared_parse(warehouse) if own_target else nullcontext():
+        while True:
+            outcome, holder = _invoke_once(args, env, on_event)
+            if holder is None or outcome.success or outcome.nodes:  # not refused before it ran
+                return outcome
+            wait.retry(holder)  # WarehouseBusy once the time is up
+            wait.until_writable()  # poll cheaply rather than re-run dbt's parse each time
 
 
 def _invoke_once(

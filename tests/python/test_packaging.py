@@ -5,6 +5,7 @@ full-parse fallback."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -105,6 +106,45 @@ def test_the_installed_dbt_core_is_the_required_one() -> None:
     assert dbt.partial_parse_shortcut_supported(installed)
     major, minor = dbt.PARTIAL_PARSE_SHORTCUT_DBT_CORE
     assert f"{major}.{minor}.0" in required
+
+
+def test_a_new_warehouse_starts_from_the_parse_of_one_of_the_same_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dbt's parse is shared through the user's cache by warehouses of the same file name:
+    the second `w.duckdb` skips dbt's full parse and still builds into its own catalog; `x`
+    (another catalog name) parses in full."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+    def parse_events(db: Path) -> list[str]:
+        names: list[str] = []
+        outcome = dbt.invoke(
+            "parse", Warehouse(db), {"run_id": "run_20251226T000000000001Z"},
+            on_event=lambda e: names.append(e.info.name),
+        )  # fmt: skip
+        assert outcome.success, outcome.exception
+        return names
+
+    first, second, other = (
+        tmp_path / "a" / "w.duckdb",
+        tmp_path / "b" / "w.duckdb",
+        tmp_path / "x.duckdb",
+    )
+    assert "UnableToPartialParse" in parse_events(first)
+    shared = dbt.shared_parse(Warehouse(first))
+    assert shared.is_file() and shared.is_relative_to(tmp_path / "cache" / "spine-dbt")
+    assert "UnableToPartialParse" not in parse_events(second)
+    assert "UnableToPartialParse" in parse_events(other)
+
+    files = tmp_path / "files"
+    generate(files, 1, ["OTC"], date(2025, 12, 26))
+    args = ["--start", "2025-12-26", "--end", "2025-12-26", "--tier", "OTC"]
+    for db in (second, other):
+        result = run_cli("backfill", *args, "--source-dir", str(files), "--db", str(db))
+        assert result.exit_code == 0, result.output
+    manifest = json.loads((dbt.target_path(Warehouse(second)) / "manifest.json").read_text())
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    assert {n["database"] for n in models} == {"w"}
 
 
 def test_another_dbt_core_parses_in_full_and_still_builds(
