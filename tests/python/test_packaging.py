@@ -112,8 +112,8 @@ def test_a_new_warehouse_starts_from_the_parse_of_one_of_the_same_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """dbt's parse is shared through the user's cache by warehouses of the same file name:
-    the second `w.duckdb` skips dbt's full parse and still builds into its own catalog; `x`
-    (another catalog name) parses in full."""
+    the second `w.duckdb` skips dbt's full parse and still builds and publishes into its own
+    catalog; `x` (another catalog name) parses in full."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
     def parse_events(db: Path) -> list[str]:
@@ -139,12 +139,14 @@ def test_a_new_warehouse_starts_from_the_parse_of_one_of_the_same_name(
     files = tmp_path / "files"
     generate(files, 1, ["OTC"], date(2025, 12, 26))
     args = ["--start", "2025-12-26", "--end", "2025-12-26", "--tier", "OTC"]
-    for db in (second, other):
-        result = run_cli("backfill", *args, "--source-dir", str(files), "--db", str(db))
-        assert result.exit_code == 0, result.output
-    manifest = json.loads((dbt.target_path(Warehouse(second)) / "manifest.json").read_text())
-    models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
-    assert {n["database"] for n in models} == {"w"}
+    result = run_cli("backfill", *args, "--source-dir", str(files), "--db", str(second))
+    assert result.exit_code == 0, result.output
+    captures = "select status from main.finra_otc_transparency_captures"
+    assert query(second, captures) == [("published",)]
+    for db, catalog in ((second, "w"), (other, "x")):
+        manifest = json.loads((dbt.target_path(Warehouse(db)) / "manifest.json").read_text())
+        models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+        assert {n["database"] for n in models} == {catalog}
 
 
 def test_another_dbt_core_parses_in_full_and_still_builds(
