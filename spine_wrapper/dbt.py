@@ -263,7 +263,7 @@ def _shared_parse(warehouse: Warehouse) -> Iterator[None]:
     with suppress(OSError):
         if not own.exists() and shared.exists():
             own.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(shared, own)
+            shutil.copy2(shared, own)  # its time too: written back only if dbt rewrites it
     yield
     with suppress(OSError):
         if own.exists() and (not shared.exists() or shared.stat().st_mtime < own.stat().st_mtime):
