@@ -1,15 +1,34 @@
 {#- Helpers of the generic test expect_invariants (tests/generic/expect_invariants.sql). -#}
 
-{#- The failing rows of one row-level check of expect_invariants. -#}
-{% macro invariant_rows(model, keyed, invariant, value, condition) %}
+{#-
+    The failing rows of the row-level checks of expect_invariants, in one read of `model`:
+    the rows failing any check, then one output row per (row, check) it fails. `checks` is a
+    list of {invariant, value, condition}: the check's name, the SQL of its failing value and
+    the SQL condition true on a failing row (NULL counts as passing, as in a `where`).
+-#}
+{% macro invariant_rows(model, keyed, checks) %}
+    {%- set conditions = [] -%}
+    {%- set names = [] -%}
+    {%- set values = [] -%}
+    {%- for check in checks -%}
+        {%- do conditions.append('(invariant_check.check_number = ' ~ loop.index ~ ' and (' ~ check.condition ~ '))') -%}
+        {%- do names.append('select ' ~ loop.index ~ ' as check_number, ' ~ string_literal(check.invariant) ~ ' as check_name') -%}
+        {%- do values.append('when ' ~ loop.index ~ ' then cast(' ~ check.value ~ ' as ' ~ dbt.type_string() ~ ')') -%}
+    {%- endfor -%}
     {%- set rows -%}
         select
-            {{ 'capture_id,' if keyed }}
-            {{ string_literal(invariant) }} as invariant,
-            cast({{ value }} as {{ dbt.type_string() }}) as failing_value,
+            {{ 'failing_row.capture_id,' if keyed }}
+            invariant_check.check_name as invariant,
+            case invariant_check.check_number {{ values | join(' ') }} end as failing_value,
             1 as n_records
-        from {{ model }}
-        where {{ condition }}
+        from (
+            select * from {{ model }}
+            where {% for check in checks %}({{ check.condition }}){% if not loop.last %} or {% endif %}{% endfor %}
+        ) as failing_row
+        cross join (
+            {{ names | join(' union all ') }}
+        ) as invariant_check
+        where {{ conditions | join(' or ') }}
     {%- endset -%}
     {{ return(rows) }}
 {% endmacro %}

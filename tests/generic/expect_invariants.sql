@@ -1,7 +1,8 @@
 {#
     Every invariant of one model in one data test: one node, one read of the (build-scoped)
-    model per kind of check, instead of one test node per column and check (issue #15: a
-    backfill's dbt build runs few nodes). Each argument is optional:
+    model for all the row-level checks and one per grouped check or relationship, instead of
+    one test node per column and check (issue #15: a backfill's dbt build runs few nodes).
+    Each argument is optional:
 
       key              [columns]                   unique together (the grain)
       unique           [[columns], ...]            other unique combinations
@@ -48,17 +49,18 @@
 {%- set keyed = 'capture_id' in named -%}
 {%- set capture = 'capture_id, ' if keyed else '' -%}
 {%- set checks = [] -%}
+{%- set row_checks = [] -%}
 
-{#- Rows: one failing row each. -#}
+{#- Rows: one failing row per row and check, in one read of the model. -#}
 {%- for column in not_null or [] -%}
-    {%- do checks.append(invariant_rows(model, keyed, 'not_null(' ~ column ~ ')', "'null'", column ~ ' is null')) -%}
+    {%- do row_checks.append({'invariant': 'not_null(' ~ column ~ ')', 'value': "'null'", 'condition': column ~ ' is null'}) -%}
 {%- endfor -%}
 {%- for column, values in (accepted_values or {}).items() -%}
     {%- set literals = [] -%}
     {%- for value in values -%}
         {%- do literals.append(string_literal(value)) -%}
     {%- endfor -%}
-    {%- do checks.append(invariant_rows(model, keyed, 'accepted_values(' ~ column ~ ')', column, column ~ ' is not null and ' ~ column ~ ' not in (' ~ literals | join(', ') ~ ')')) -%}
+    {%- do row_checks.append({'invariant': 'accepted_values(' ~ column ~ ')', 'value': column, 'condition': column ~ ' is not null and ' ~ column ~ ' not in (' ~ literals | join(', ') ~ ')'}) -%}
 {%- endfor -%}
 {%- for column, bounds in (between or {}).items() -%}
     {%- set conditions = [] -%}
@@ -68,16 +70,29 @@
     {%- if bounds[1] is not none -%}
         {%- do conditions.append(column ~ ' > ' ~ bounds[1]) -%}
     {%- endif -%}
-    {%- do checks.append(invariant_rows(model, keyed, 'between(' ~ column ~ ', ' ~ bounds[0] ~ ', ' ~ bounds[1] ~ ')', column, '(' ~ conditions | join(' or ') ~ ')')) -%}
+    {%- do row_checks.append({'invariant': 'between(' ~ column ~ ', ' ~ bounds[0] ~ ', ' ~ bounds[1] ~ ')', 'value': column, 'condition': '(' ~ conditions | join(' or ') ~ ')'}) -%}
 {%- endfor -%}
 {%- for column in fridays or [] -%}
-    {%- do checks.append(invariant_rows(model, keyed, 'friday(' ~ column ~ ')', column, column ~ ' is not null and ' ~ days_since_friday('cast(' ~ column ~ ' as date)') ~ ' <> 0')) -%}
+    {%- do row_checks.append({'invariant': 'friday(' ~ column ~ ')', 'value': column, 'condition': column ~ ' is not null and ' ~ days_since_friday('cast(' ~ column ~ ' as date)') ~ ' <> 0'}) -%}
 {%- endfor -%}
 {%- for expression in expressions or [] -%}
-    {%- do checks.append(invariant_rows(model, keyed, expression, "'false'", 'not (' ~ expression ~ ')')) -%}
+    {%- do row_checks.append({'invariant': expression, 'value': "'false'", 'condition': 'not (' ~ expression ~ ')'}) -%}
 {%- endfor -%}
+{%- if row_checks -%}
+    {%- do checks.append(invariant_rows(model, keyed, row_checks)) -%}
+{%- endif -%}
+{#- A subquery condition reads the model on its own (Spark plans IN subqueries in filters only). -#}
 {%- for column, relation in (relationships or {}).items() -%}
-    {%- do checks.append(invariant_rows(model, keyed, 'relationships(' ~ column ~ ')', column, column ~ ' is not null and ' ~ column ~ ' not in (select capture_id from ' ~ relation ~ ')')) -%}
+    {%- set failing -%}
+        select
+            {{ capture }}
+            {{ string_literal('relationships(' ~ column ~ ')') }} as invariant,
+            cast({{ column }} as {{ dbt.type_string() }}) as failing_value,
+            1 as n_records
+        from {{ model }}
+        where {{ column }} is not null and {{ column }} not in (select capture_id from {{ relation }})
+    {%- endset -%}
+    {%- do checks.append(failing) -%}
 {%- endfor -%}
 
 {#- Groups: one failing group each. -#}

@@ -80,9 +80,44 @@ def test_dbt_test_without_vars_tests_the_published_warehouse(warehouse: Path) ->
             " select * from main.finra_otc_transparency_venue_share"
             " where week_ending = '2025-11-21'"
         )
-    failing = _dbt(warehouse, "test")
+        # one row failing three row-level checks at once, another failing a fourth
+        con.execute(
+            "update main.finra_otc_transparency_venue_share"
+            " set mpid = null, venue_type = 'XYZ', market_share_pct = 2"
+            " where week_ending = '2025-11-14' and rank = 1"
+        )
+        con.execute(
+            "update main.finra_otc_transparency_venue_share set total_volume = -1"
+            " where week_ending = '2025-11-14' and rank = 2"
+        )
+        [(first_week,)] = con.execute(
+            "select distinct capture_id from main.finra_otc_transparency_venue_share"
+            " where week_ending = '2025-11-14'"
+        ).fetchall()
+    failing = _dbt(warehouse, "test", "--store-failures")
     assert failing.returncode != 0
     assert "finra_otc_transparency_venue_share_invariants" in failing.stdout
+    # dbt's stored failures: one row per failing (row, check), named and with its capture
+    found = query(
+        warehouse,
+        "select invariant, failing_value, capture_id"
+        " from dbt_test__audit.finra_otc_transparency_venue_share_invariants"
+        " where capture_id = ? and invariant not like 'grouped_sum(%'",
+        [first_week],
+    )
+    assert sorted(found) == [
+        ("accepted_values(venue_type)", "XYZ", first_week),
+        ("between(market_share_pct, 0, 1)", "2.0", first_week),
+        ("between(total_volume, 0, None)", "-1", first_week),
+        ("not_null(mpid)", "null", first_week),
+    ]
+    duplicated = query(
+        warehouse,
+        "select count(*), min(n_records) from"
+        " dbt_test__audit.finra_otc_transparency_venue_share_invariants"
+        " where invariant = 'unique(capture_id, venue_type, mpid)'",
+    )
+    assert duplicated == [(9, 2)]  # the nine venues of 2025-11-21, each twice
 
 
 def _load_again(warehouse: Path, *extra: str, start: str = "2025-11-14") -> str:
