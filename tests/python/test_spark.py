@@ -18,7 +18,12 @@ import duckdb
 import pytest
 
 from spine_wrapper import dbt, engines
-from spine_wrapper.relations import PUBLIC_TABLES
+from spine_wrapper.relations import (
+    CAPTURES_MART,
+    LATEST_SUFFIX,
+    PUBLIC_TABLES,
+    in_marts,
+)
 from spine_wrapper.warehouse import Warehouse, locked
 
 from .conftest import FINRA_DIR, require, run_cli
@@ -31,6 +36,10 @@ pytestmark = [
 
 RANGE = ["--start", "2025-11-14", "--end", "2025-11-28"]
 TIERS = ["--tier", "OTC", "--tier", "NMS_TIER_1"]
+# Rows of the exported tables: the real OTC weeks, and the bad NMS Tier 1 week.
+OTC = "tier = 'OTC'"
+BAD_WEEK = "tier = 'NMS_TIER_1' and week_ending = date '2025-11-28'"
+SUMMARY = "finra_otc_transparency_symbol_summary"
 # Columns that legitimately differ between two builds of the same files.
 VOLATILE = {"capture_id", "captured_at", "run_id", "input_capture_ids", "status_at"}
 
@@ -138,6 +147,13 @@ def duckdb_file(tmp_path_factory: pytest.TempPathFactory, source_dir: Path) -> P
     return db
 
 
+@pytest.fixture(scope="module")
+def exported(spark_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every public table of the Spark warehouse, exported once (each table is a Spark query)
+    for the tests that read it before the revision."""
+    return _export(tmp_path_factory.mktemp("exported") / "spark", *_spark(spark_dir))
+
+
 def _export(out: Path, *target: str) -> Path:
     _cli("export", "--out", str(out), "--format", "parquet", *target)
     return out
@@ -191,10 +207,10 @@ def _differing_rows(left: Path, right: Path) -> list[tuple]:
 
 
 def test_parity_every_public_table_equals_duckdb(
-    spark_dir: Path, duckdb_file: Path, tmp_path: Path
+    exported: Path, duckdb_file: Path, tmp_path: Path
 ) -> None:
     on_duckdb = _export(tmp_path / "duckdb", "--db", str(duckdb_file))
-    on_spark = _export(tmp_path / "spark", *_spark(spark_dir))
+    on_spark = exported
     assert sorted(p.name for p in on_spark.iterdir()) == sorted(
         f"{table}.parquet" for table in PUBLIC_TABLES
     )
@@ -204,23 +220,23 @@ def test_parity_every_public_table_equals_duckdb(
         assert _read(on_spark / path)[2], f"{table} is empty"
 
 
-def test_acceptance_figures_hold_on_spark(spark_dir: Path, tmp_path: Path) -> None:
-    out = _export(tmp_path / "spark", *_spark(spark_dir), "--tier", "OTC")
+def test_acceptance_figures_hold_on_spark(exported: Path) -> None:
+    out = exported
     columns = ("week_ending", "tier", "status", "rows_read", "rows_accepted", "rows_rejected")
     assert sorted(
         tuple(str(r[c]) if c == "week_ending" else r[c] for c in columns)
-        for r in _as_dicts(out, "captures")
+        for r in _as_dicts(out, "captures", OTC)
     ) == [
         ("2025-11-14", "OTC", "published", 5328, 5328, 0),
         ("2025-11-21", "OTC", "published", 5192, 5192, 0),
         ("2025-11-28", "OTC", "published", 4655, 4654, 1),
     ]
-    rejects = _as_dicts(out, "rejects")
+    rejects = _as_dicts(out, "rejects", OTC)
     assert [
         (Path(r["source_file"]).name, r["line_number"], r["reason_codes"]) for r in rejects
     ] == [("finra_otc_weekly_otc_20251229.csv", 4656, "EMPTY_SYMBOL")]
-    venues = _as_dicts(out, "venue_share_latest")
-    assert sum(1 for _ in _as_dicts(out, "symbol_venue_share_latest")) == 15174
+    venues = _as_dicts(out, "venue_share_latest", OTC)
+    assert len(_as_dicts(out, "symbol_venue_share_latest", OTC)) == 15174
     otcn = sorted(
         (r["week_ending"], r["market_share_pct"], r["rank"]) for r in venues if r["mpid"] == "OTCN"
     )
@@ -228,7 +244,7 @@ def test_acceptance_figures_hold_on_spark(spark_dir: Path, tmp_path: Path) -> No
     assert [r[1] for r in otcn] == pytest.approx([0.821884, 0.809065, 0.798351], abs=1e-6)
     aabb = [
         r
-        for r in _as_dicts(out, "symbol_rolling_6w_latest")
+        for r in _as_dicts(out, "symbol_rolling_6w_latest", OTC)
         if r["symbol"] == "AABB" and str(r["week_ending"]) == "2025-11-28"
     ]
     assert len(aabb) == 1
@@ -237,23 +253,24 @@ def test_acceptance_figures_hold_on_spark(spark_dir: Path, tmp_path: Path) -> No
     assert aabb[0]["trend_pct"] == pytest.approx(-56.0515, abs=1e-4)
     assert (aabb[0]["weeks_in_window"], aabb[0]["is_complete"]) == (3, False)
     days = {
-        str(r["week_ending"]): r["trading_days"] for r in _as_dicts(out, "research_snapshot_latest")
+        str(r["week_ending"]): r["trading_days"]
+        for r in _as_dicts(out, "research_snapshot_latest", OTC)
     }
-    assert days["2025-11-28"] == 4
+    assert days == {"2025-11-14": 5, "2025-11-21": 5, "2025-11-28": 4}
 
 
-def _as_dicts(out: Path, short: str) -> list[dict]:
+def _as_dicts(out: Path, short: str, where: str = "true") -> list[dict]:
+    """The rows of one exported public table (`finra_otc_transparency_<short>`) that match
+    `where`, as dicts."""
+    path = out / f"finra_otc_transparency_{short}.parquet"
     with duckdb.connect() as con:
-        relation = con.sql(
-            f"select * from read_parquet('{out / f'finra_otc_transparency_{short}.parquet'}')"
-        )
+        relation = con.sql(f"select * from read_parquet('{path}') where {where}")
         return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
 
 
-def test_bad_rows_are_rejected_with_the_same_codes(spark_dir: Path, tmp_path: Path) -> None:
-    week = ("--start", "2025-11-28", "--end", "2025-11-28", "--tier", "NMS_TIER_1")
-    out = _export(tmp_path / "spark", *_spark(spark_dir), *week)
-    rejects = {r["line_number"]: r["reason_code"] for r in _as_dicts(out, "rejects")}
+def test_bad_rows_are_rejected_with_the_same_codes(exported: Path) -> None:
+    out = exported
+    rejects = {r["line_number"]: r["reason_code"] for r in _as_dicts(out, "rejects", BAD_WEEK)}
     assert rejects == {
         4: "INVALID_SYMBOL",
         5: "MISSING_SHARES",
@@ -271,7 +288,7 @@ def test_bad_rows_are_rejected_with_the_same_codes(spark_dir: Path, tmp_path: Pa
         19: "SYMBOL_TOO_LONG",
         20: "EMPTY_MPID",
     }
-    (capture,) = _as_dicts(out, "captures")
+    (capture,) = _as_dicts(out, "captures", BAD_WEEK)
     assert (capture["rows_read"], capture["rows_accepted"], capture["rows_rejected"]) == (
         18,
         3,
@@ -371,29 +388,30 @@ def _latest_runs(out: Path) -> list[dict]:
         return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
 
 
-def test_a_rollback_makes_the_previous_capture_latest_on_spark(
-    spark_dir: Path, tmp_path: Path
-) -> None:
+def test_a_rollback_makes_the_previous_capture_latest_on_spark(spark_dir: Path) -> None:
     run_file = spark_dir / "revised_run"
     if not run_file.exists():
         pytest.skip("needs the revision test's run")
     revised_run = run_file.read_text()
     _cli("rollback", "--run-id", revised_run, "--yes", *_spark(spark_dir))
-    out = _export(tmp_path / "after", *_spark(spark_dir), "--tier", "OTC")
-    statuses = sorted((str(c["week_ending"]), c["status"]) for c in _as_dicts(out, "captures"))
-    assert statuses == [
+    # read back through this process's session: the captures, the runs the `_latest` views
+    # serve, and what is left of the rolled-back captures in a capture-keyed mart
+    spark = engines.spark_session(spark_dir)
+    statuses = spark.sql(f"select week_ending, status from {CAPTURES_MART} where {OTC}").collect()
+    assert sorted((str(week), status) for week, status in statuses) == [
         ("2025-11-14", "published"),
         ("2025-11-21", "published"),
         ("2025-11-21", "rolled_back"),
         ("2025-11-28", "published"),
         ("2025-11-28", "rolled_back"),
     ]
-    latest = {str(r["week_ending"]): r["run_id"] for r in _latest_runs(out)}
-    assert len(set(latest.values())) == 1 and revised_run not in latest.values()
-    # the rolled-back captures' partitions are gone from the capture-keyed tables
-    spark = engines.spark_session(spark_dir)
+    served = spark.sql(
+        f"select distinct c.run_id from {in_marts(SUMMARY + LATEST_SUFFIX)} as s"
+        f" inner join {CAPTURES_MART} as c on s.capture_id = c.capture_id where s.{OTC}"
+    ).collect()
+    assert len(served) == 1 and served[0][0] != revised_run
     left = spark.sql(
-        "select count(*) from main.finra_otc_transparency_symbol_summary"
+        f"select count(*) from {in_marts(SUMMARY)}"
         f" where capture_id like '%{revised_run.removeprefix('run_')}'"
     ).collect()[0][0]
     assert left == 0
