@@ -322,6 +322,13 @@ def test_compiled_sql_has_no_engine_only_functions(spark_dir: Path, duckdb_file:
         assert {name: found for name, found in offending.items() if found} == {}, warehouse
 
 
+def test_the_session_runs_the_parallel_collector(spark_dir: Path) -> None:
+    """profiles.yml's driver options reach the JVM the module's backfill started."""
+    jvm = engines.spark_session(spark_dir).sparkContext._jvm
+    beans = jvm.java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()
+    assert sorted(bean.getName() for bean in beans) == ["PS MarkSweep", "PS Scavenge"]
+
+
 def test_a_second_writer_gets_a_clear_busy_error_on_spark(
     spark_dir: Path, source_dir: Path
 ) -> None:

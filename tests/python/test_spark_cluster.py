@@ -276,9 +276,10 @@ def test_the_work_ran_on_the_workers(backfilled: Cluster) -> None:
 
 
 def test_the_script_runs_spark_s_own_daemons(backfilled: Cluster) -> None:
-    """scripts/spark-cluster: four daemons by PID file, `up` again a no-op, the master ALIVE
-    with two workers and the Thrift server's application and no REST port, and each worker's
-    executor ran tasks of the backfill (the log in the worker's own work dir)."""
+    """scripts/spark-cluster: four daemons by PID file (each JVM with the serial collector),
+    `up` again a no-op, the master ALIVE with two workers and the Thrift server's application
+    and no REST port, and each worker's executor ran tasks of the backfill (the log in the
+    worker's own work dir)."""
     folder, ports, env = backfilled.folder, backfilled.ports, script_env(backfilled.ports)
     assert sorted(p.name for p in (folder / "pids").iterdir()) == [
         "master.pid",
@@ -288,6 +289,9 @@ def test_the_script_runs_spark_s_own_daemons(backfilled: Cluster) -> None:
     ]
     status = run("status", "--dir", folder, env=env)
     assert status.returncode == 0 and status.stdout.count(" running  pid ") == 4, status.stdout
+    for pid_file in (folder / "pids").iterdir():  # each JVM with the script's collector
+        command = Path(f"/proc/{pid_file.read_text().strip()}/cmdline").read_bytes().split(b"\0")
+        assert b"-XX:+UseSerialGC" in command, (pid_file.name, command)
     again = run("up", "--dir", folder, env=env)
     assert again.returncode == 0 and "already up" in again.stdout, again.stdout
     master = get_json(ports["SPINE_SPARK_MASTER_UI_PORT"], "/json/")
