@@ -413,10 +413,12 @@ def test_a_rollback_makes_the_previous_capture_latest_on_spark(spark_dir: Path) 
         ("2025-11-28", "rolled_back"),
     ]
     served = spark.sql(
-        f"select distinct c.run_id from {in_marts(SUMMARY + LATEST_SUFFIX)} as s"
+        f"select distinct s.week_ending, c.run_id from {in_marts(SUMMARY + LATEST_SUFFIX)} as s"
         f" inner join {CAPTURES_MART} as c on s.capture_id = c.capture_id where s.{OTC}"
     ).collect()
-    assert len(served) == 1 and served[0][0] != revised_run
+    assert sorted(str(week) for week, _ in served) == ["2025-11-14", "2025-11-21", "2025-11-28"]
+    runs = {run for _, run in served}
+    assert len(runs) == 1 and revised_run not in runs  # the first backfill's, for every week
     left = spark.sql(
         f"select count(*) from {in_marts(SUMMARY)}"
         f" where capture_id like '%{revised_run.removeprefix('run_')}'"
