@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import dbt, ledger, resources
+from . import dbt, ledger, relations, resources
 from .discover import SourceFile, discover
 from .formats import PUBLICATION_DELAY
 from .load import (
@@ -24,7 +24,7 @@ from .load import (
     new_run_stamp,
 )
 from .progress import Progress
-from .warehouse import Warehouse, connect
+from .warehouse import Warehouse, connect, copy_mart_captures
 from .weeks import fridays
 
 WINDOW_DAYS = 35  # a 6-week window reaches 5 Fridays back
@@ -115,6 +115,7 @@ def plan(
             statuses = ledger.newest_status(con, start, end, tiers)
             fingerprints = ledger.file_fingerprints(con)
             ids = [latest.capture_id for latest in published.values()]
+            copy_mart_captures(warehouse, con, start, end)
             incomplete = ledger.missing_mart_rows(con, ids, start, end)
 
     def known_digest(path: Path) -> str | None:
@@ -279,14 +280,13 @@ def build(
         "calc_versions": calc_versions,
     }
     # Unit tests check the SQL, not the data: the test suite runs them, not every backfill.
-    # Exposures are no-op nodes (documentation of the data's consumers).
-    return dbt.invoke(
-        "build",
-        warehouse,
-        dbt_vars,
-        on_event=on_event,
-        extra_args=["--exclude-resource-type", "unit_test", "--exclude-resource-type", "exposure"],
-    )
+    # Exposures are no-op nodes (documentation of the data's consumers). On Spark the report's
+    # views (untested there) are created by the first `spine-dbt report`, not by every build:
+    # views follow the data without one, and each node costs Spark seconds.
+    excluded = ["--exclude-resource-type", "unit_test", "--exclude-resource-type", "exposure"]
+    if warehouse.on_spark:
+        excluded += ["--exclude", relations.REPORT_MODELS_SELECTOR]
+    return dbt.invoke("build", warehouse, dbt_vars, on_event=on_event, extra_args=excluded)
 
 
 def collect(warehouse: Warehouse, result: BackfillResult) -> None:

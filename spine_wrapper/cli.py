@@ -25,7 +25,7 @@ from .generate import generate
 from .options import CONTEXT, Sources, WeekRange
 from .paths import DEFAULT_DEMO_DIR, PROJECT_DIR
 from .progress import Progress
-from .warehouse import Warehouse, connect, lock_timeout, locked
+from .warehouse import Warehouse, connect, copy_mart_captures, lock_timeout, locked
 from .weeks import fridays_ending
 
 DEMO_END = date(2025, 12, 26)
@@ -284,6 +284,7 @@ def status(week_range: WeekRange, warehouse: Warehouse, as_json: bool) -> None:
     weeks, tiers = week_range.weeks, week_range.tiers
     if warehouse.exists():
         with connect(warehouse, read_only=True) as con:
+            copy_mart_captures(warehouse, con, min(weeks), max(weeks))
             cells = ledger.completeness(con, weeks, tiers)
     else:
         cells = {(w, t): ledger.Cell("missing", 0, None) for w in weeks for t in tiers}

@@ -88,7 +88,7 @@ def docs_command(
 @click.command("report", context_settings=CONTEXT)
 @options.week_option
 @options.tier_option(default_all=True)
-@options.duckdb_warehouse_option
+@options.warehouse_options
 @options.out_option("HTML file to write. [default: report_<week>.html]", folder=False)
 @options.movers_option
 @options.min_mover_volume_option

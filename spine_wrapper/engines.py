@@ -29,7 +29,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -543,17 +543,34 @@ def spark_mirror(
         con.close()
 
 
-def copy_capture_rows(
-    con: duckdb.DuckDBPyConnection, spark: Endpoint, tables: list[str], capture_ids: list[str]
+def copy_rows(
+    con: duckdb.DuckDBPyConnection,
+    spark: Endpoint,
+    tables: Iterable[str],
+    where: str,
+    columns: str = "*",
 ) -> None:
-    """Copy the rows of `capture_ids` of each of `tables` (`schema.name`) from Spark into the
-    mirror `con`, as tables of the same names: for the queries that read capture-keyed
-    marts (`verify`), which the mirror does not hold."""
-    listed = ", ".join(f"'{_quote(capture_id)}'" for capture_id in capture_ids)
-    for table in tables:
+    """Copy `columns` of the rows matching `where` (Spark SQL) of each of `tables`
+    (`schema.name`, dbt's models) from Spark into the mirror `con`, as tables of the same
+    names: for the commands that read models the mirror does not hold (`verify`, `report`,
+    plan's published ⇒ complete check). A table Spark does not have is left out."""
+    wanted = list(tables)
+    present: set[str] = set()
+    databases = set(spark.to_arrow("show databases").column(0).to_pylist())
+    for schema in sorted({table.split(".")[0] for table in wanted} & databases):
+        names = spark.to_arrow(f"show tables in {schema}").column(1).to_pylist()
+        present.update(f"{schema}.{name}" for name in names)
+    for table in wanted:
+        if table not in present:
+            continue
         con.execute(f"create schema if not exists {table.split('.')[0]}")
-        sql = f"select * from {table} where capture_id in ({listed})"
+        sql = f"select {columns} from {table} where {where}"
         _copy_in(con, spark, sql, f"create or replace table {table} as")
+
+
+def in_list(values: Iterable[str]) -> str:
+    """`values` as a Spark SQL list of string literals: `('a', 'b')`."""
+    return "(" + ", ".join(f"'{_quote(value)}'" for value in values) + ")"
 
 
 def _hand_over(con: duckdb.DuckDBPyConnection, spark: Endpoint, copied: dict[str, int]) -> None:

@@ -22,7 +22,7 @@ import jinja2
 from markupsafe import Markup
 
 from . import ledger, relations
-from .warehouse import Warehouse, connect
+from .warehouse import Warehouse, connect, copy_models
 from .weeks import fridays_ending
 
 TEMPLATE = "report.html.j2"  # in spine_wrapper/templates/
@@ -279,7 +279,14 @@ def write_report(
     min_mover_volume: int = 100_000,
 ) -> WeekReport:
     """Collect the week's data from the warehouse (read-only) and write the HTML page."""
+    weeks = fridays_ending(week, COMPLETENESS_WEEKS)
     with connect(warehouse, read_only=True) as con:
+        copy_models(
+            warehouse,
+            con,
+            relations.REPORT_MODELS,
+            f"week_ending between date '{min(weeks)}' and date '{max(weeks)}'",
+        )
         report = collect(con, week, tiers, movers, min_mover_volume)
     if report.sections:
         out.parent.mkdir(parents=True, exist_ok=True)

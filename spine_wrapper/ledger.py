@@ -256,12 +256,12 @@ def missing_mart_rows(
 ) -> dict[str, list[str]]:
     """Published ⇒ complete (DOMAIN.md §3), checked: capture id -> the served marts with no
     row for it, among `capture_ids` (weeks `first`..`last`) that have accepted rows."""
-    if not capture_ids or not relation_exists(con, relations.CAPTURE_ROWS_COUNTED):
+    if not capture_ids or not relation_exists(con, relations.CAPTURES_MART):
         return {}
     with_rows = [
         row[0]
         for row in con.execute(
-            f"select capture_id from {relations.CAPTURE_ROWS_COUNTED}"
+            f"select capture_id from {relations.CAPTURES_MART}"
             " where list_contains(?, capture_id) and rows_accepted > 0",
             [capture_ids],
         ).fetchall()

@@ -13,9 +13,10 @@ import os
 import random
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -340,17 +341,36 @@ def _leased(warehouse: Warehouse, server: engines.ThriftServer, wait: bool) -> I
             pass  # the server went away: the lease expires by itself (engines.LEASE_SECONDS)
 
 
-def copy_capture_marts(
-    warehouse: Warehouse, con: duckdb.DuckDBPyConnection, capture_ids: list[str]
+def copy_models(
+    warehouse: Warehouse,
+    con: duckdb.DuckDBPyConnection,
+    tables: Iterable[str],
+    where: str,
+    columns: str = "*",
 ) -> None:
-    """On Spark, bring the capture-keyed marts' rows of `capture_ids` into the mirror `con`
-    (connect() copies only the ledger's relations); on DuckDB `con` is the warehouse itself."""
+    """On Spark, bring `columns` of the rows matching `where` (Spark SQL) of dbt's models
+    `tables` into the mirror `con`, which connect() fills with the ledger's relations only
+    (engines.copy_rows); on DuckDB `con` is the warehouse itself and holds them already."""
     if not warehouse.on_spark:
         return
     assert warehouse.spark_dir is not None
-    marts = [relations.in_marts(table) for table in relations.CAPTURE_KEYED_MARTS]
     with engines.endpoint(warehouse.spark_dir, warehouse.thrift) as spark:
-        engines.copy_capture_rows(con, spark, marts, capture_ids)
+        engines.copy_rows(con, spark, tables, where, columns)
+
+
+def copy_mart_captures(
+    warehouse: Warehouse, con: duckdb.DuckDBPyConnection, first: date, last: date
+) -> None:
+    """On Spark, which captures of weeks `first`..`last` each served mart has rows of, into
+    the mirror `con` as tables of the marts' names (capture_id, week_ending): what
+    ledger.missing_mart_rows reads to check published ⇒ complete. Nothing on DuckDB."""
+    copy_models(
+        warehouse,
+        con,
+        [relations.in_marts(mart) for mart in relations.SERVED_MARTS],
+        f"week_ending between date '{first}' and date '{last}'",
+        columns="distinct capture_id, week_ending",
+    )
 
 
 @contextmanager

@@ -322,6 +322,32 @@ def test_compiled_sql_has_no_engine_only_functions(spark_dir: Path, duckdb_file:
         assert {name: found for name, found in offending.items() if found} == {}, warehouse
 
 
+def _report(out: Path, *target: str) -> tuple[list[str], str]:
+    """`spine-dbt report` of the last real week: its summary lines, and the page with the
+    run stamps of the capture ids taken out (each engine's build has its own)."""
+    printed = _cli("report", "--week", "2025-11-28", "--tier", "all", "--out", str(out), *target)
+    page = re.sub(r"\d{8}T\d{6}\d*Z", "<stamp>", out.read_text(encoding="utf-8"))
+    return [line for line in printed.splitlines() if line.startswith("  ")], page
+
+
+def test_the_report_reads_the_spark_warehouse(
+    spark_dir: Path, duckdb_file: Path, tmp_path: Path
+) -> None:
+    """The weekly report from Spark (its report views, created by this first report and read
+    through the session): the same page as from DuckDB."""
+    on_spark = _report(tmp_path / "spark.html", *_spark(spark_dir))
+    on_duckdb = _report(tmp_path / "duckdb.html", "--db", str(duckdb_file))
+    assert on_spark[0] == on_duckdb[0]
+    assert [line.split(":")[0].strip() for line in on_spark[0]] == [
+        "NMS_TIER_1",
+        "OTC",
+        "NMS_TIER_2",
+    ]
+    assert "top venue OTCN" in on_spark[0][1]
+    assert "no published capture" in on_spark[0][2]
+    assert on_spark[1] == on_duckdb[1]
+
+
 def test_the_session_runs_the_parallel_collector(spark_dir: Path) -> None:
     """profiles.yml's driver options reach the JVM the module's backfill started."""
     jvm = engines.spark_session(spark_dir).sparkContext._jvm
@@ -424,3 +450,22 @@ def test_a_rollback_makes_the_previous_capture_latest_on_spark(spark_dir: Path) 
         f" where capture_id like '%{revised_run.removeprefix('run_')}'"
     ).collect()[0][0]
     assert left == 0
+
+
+def test_status_and_plan_see_a_published_capture_missing_from_a_mart(spark_dir: Path) -> None:
+    """Published ⇒ complete, checked on Spark: a capture whose partition of one served mart
+    is gone (a hand-run dbt, a deleted folder) is `incomplete` in `status`, and `plan` builds
+    its week again."""
+    spark = engines.spark_session(spark_dir)
+    mart = "finra_otc_transparency_symbol_concentration"
+    [(capture_id,)] = spark.sql(
+        f"select distinct capture_id from {in_marts(SUMMARY + LATEST_SUFFIX)}"
+        f" where {OTC} and week_ending = date '2025-11-14'"
+    ).collect()
+    spark.sql(f"alter table {in_marts(mart)} drop partition (capture_id = '{capture_id}')")
+    week = ["--start", "2025-11-14", "--end", "2025-11-14", "--tier", "OTC"]
+    status = run_cli("status", *week, *_spark(spark_dir))
+    assert status.exit_code == 1, status.output
+    assert f"2025-11-14 OTC: incomplete (published, but no rows in {mart})" in status.output
+    planned = _cli("plan", *week, "--source-dir", str(FINRA_DIR), *_spark(spark_dir))
+    assert f"latest has no rows in {mart}" in planned, planned
