@@ -112,8 +112,9 @@ def cluster_pids(folder: Path, master_port: int) -> list[int]:
 
 
 def get_json(port: int, path: str) -> Any:
+    """A Spark web UI's JSON (a daemon's UI answers in seconds when the cores are busy)."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(f"http://{HOST}:{port}{path}", timeout=5) as response:
+    with opener.open(f"http://{HOST}:{port}{path}", timeout=60) as response:
         return json.load(response)
 
 
