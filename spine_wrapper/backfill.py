@@ -115,8 +115,9 @@ def plan(
             statuses = ledger.newest_status(con, start, end, tiers)
             fingerprints = ledger.file_fingerprints(con)
             ids = [latest.capture_id for latest in published.values()]
-            copy_mart_captures(warehouse, con, start, end)
-            incomplete = ledger.missing_mart_rows(con, ids, start, end)
+            if ids:
+                copy_mart_captures(warehouse, con, start, end)
+                incomplete = ledger.missing_mart_rows(con, ids, start, end)
 
     def known_digest(path: Path) -> str | None:
         known = fingerprints.get(str(path))

@@ -42,7 +42,6 @@ REJECTS_MART = f"{MARTS_SCHEMA}.{REJECTS}"
 CAPTURE_STATUS = "staging.stg_finra__captures"  # the one definition of a capture's status
 LATEST_CAPTURES = "intermediate.int_captures_latest"
 CAPTURE_WINDOWS = "intermediate.int_capture_windows_resolved"
-CAPTURE_ROWS_COUNTED = "intermediate.int_capture_rows_counted"
 TEST_RESULTS = "raw.test_results"  # written by the dbt macro record_build_outcome
 
 # The report's models (models/reports, `+schema: reports` in dbt_project.yml).

@@ -248,11 +248,11 @@ def test_acceptance_figures_on_the_cluster(exported: Path) -> None:
     assert days == {"2025-11-14": 5, "2025-11-21": 5, "2025-11-28": 4}
 
 
-def test_export_and_report_equal_duckdb(
-    exported: Path, backfilled: Cluster, source_dir: Path, tmp_path: Path
+def test_export_equals_duckdb_in_every_public_table(
+    exported: Path, source_dir: Path, tmp_path: Path
 ) -> None:
     """The same files backfilled on DuckDB and on the cluster: 0 differing rows in every
-    public table (ids and timestamps aside), and the same weekly report page."""
+    public table (ids and timestamps aside)."""
     db = tmp_path / "parity.duckdb"
     duckdb_env = {"SPINE_TARGET": "duckdb"}
     for args in (
@@ -263,21 +263,6 @@ def test_export_and_report_equal_duckdb(
         assert result.exit_code == 0, result.output
     for name in EXPORTED:
         assert _differing_rows(tmp_path / "duckdb" / name, exported / name) == [], name
-    report = ["report", "--week", "2025-11-28", "--tier", "OTC", "--out"]
-    on_cluster = _ok(backfilled, *report, str(tmp_path / "cluster.html"))
-    on_duckdb = CliRunner(env=duckdb_env).invoke(
-        main, [*report, str(tmp_path / "duckdb.html"), "--db", str(db)], catch_exceptions=False
-    )
-    assert on_duckdb.exit_code == 0, on_duckdb.output
-    assert "top venue OTCN" in on_cluster
-    assert [line for line in on_cluster.splitlines() if line.startswith("  ")] == [
-        line for line in on_duckdb.output.splitlines() if line.startswith("  ")
-    ]
-    pages = [
-        re.sub(r"\d{8}T\d{6}\d*Z", "<stamp>", (tmp_path / name).read_text(encoding="utf-8"))
-        for name in ("cluster.html", "duckdb.html")
-    ]
-    assert pages[0] == pages[1]
 
 
 def test_the_work_ran_on_the_workers(backfilled: Cluster) -> None:
