@@ -14,12 +14,12 @@ from pathlib import Path
 import click
 
 from . import backfill as backfill_lib
-from . import dbt, engines, ledger, options, relations, report
+from . import dbt, ledger, options, relations, report
 from .errors import NotFound, check_warehouse, require_warehouse
 from .export import export as export_tables
 from .options import CONTEXT
 from .tiers import TIERS
-from .warehouse import Warehouse, connect, copy_models, locked
+from .warehouse import Warehouse, connect, copy_capture_marts, locked
 
 CAPTURES_HINT = "`spine-dbt captures --week <Friday>` lists a week's captures and their runs"
 
@@ -161,12 +161,7 @@ def verify_command(
         unknown = ledger.capture_exists(con, [capture_id, against])
         if unknown:
             raise NotFound(f"unknown capture ids: {', '.join(unknown)}", CAPTURES_HINT)
-        copy_models(
-            warehouse,
-            con,
-            [relations.in_marts(mart) for mart in relations.CAPTURE_KEYED_MARTS],
-            f"capture_id in {engines.in_list([capture_id, against])}",
-        )
+        copy_capture_marts(warehouse, con, [capture_id, against])
         differences = ledger.diff_captures(con, capture_id, against, limit)
     if not differences:
         click.echo("identical: every mart row matches (capture ids and timestamps excluded)")

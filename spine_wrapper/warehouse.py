@@ -358,6 +358,19 @@ def copy_models(
         engines.copy_rows(con, spark, tables, where, columns)
 
 
+def copy_capture_marts(
+    warehouse: Warehouse, con: duckdb.DuckDBPyConnection, capture_ids: list[str]
+) -> None:
+    """On Spark, the capture-keyed marts' rows of `capture_ids` into the mirror `con` (what
+    `verify` compares); nothing on DuckDB."""
+    copy_models(
+        warehouse,
+        con,
+        [relations.in_marts(mart) for mart in relations.CAPTURE_KEYED_MARTS],
+        f"capture_id in {engines.in_list(capture_ids)}",
+    )
+
+
 def copy_mart_captures(
     warehouse: Warehouse, con: duckdb.DuckDBPyConnection, first: date, last: date
 ) -> None:
