@@ -150,6 +150,7 @@ SIMPLE_CASES: list[Case] = [
     ("duplicate key, second", simple("DUP", shares="2000"), "DUPLICATE_KEY"),
     ("duplicate key, upper-cased mpid", simple("DUP", mpid=" mpa"), "DUPLICATE_KEY"),
     ("lowercase symbol is another security", simple("dup", mpid="mpa"), Ok("dup", "MPA")),
+    ("duplicate key, padded symbol", simple(" DUP ", mpid="MPA "), "DUPLICATE_KEY"),
     ("same symbol, other mpid", simple("DUP", mpid="MPB"), Ok("DUP", "MPB")),
     ("first of a key is bad", simple("DV1", shares="-1"), "NEGATIVE_SHARES"),
     ("then the key's first good line", simple("DV1"), Ok("DV1", "MPA", 1000, 10)),
@@ -213,6 +214,12 @@ FINRA_CASES: list[Case] = [
     ("symbol AA$PL", finra("AA$PL"), "INVALID_SYMBOL"),
     ("empty symbol (like the real file)", finra(""), "EMPTY_SYMBOL"),
     ("empty MPID", finra("FM1", mpid=""), "EMPTY_MPID"),
+    ("De Minimis bucket", finra("DM1", mpid="", venue="De Minimis Firms"), Ok("DM1", "DE_MINIMIS")),
+    (
+        "De Minimis again, respelled",
+        finra("DM1", mpid=" ", venue=" DE MINIMIS FIRMS"),
+        "DUPLICATE_KEY",
+    ),
     ("too few fields", "OTC|FEW|Few Inc.|OTC Link ATS|OTCN|1000|10", "MALFORMED_ROW"),
 ]
 # NMS Tier 2, 2025-12-12: gzipped, one extra column (ignored), LF, final newline.

@@ -812,7 +812,7 @@ def test_reason_codes_agree() -> None:
     sql = (MODELS_DIR / "staging" / "finra" / "stg_finra__rows_validated.sql").read_text()
     given = list(
         dict.fromkeys(
-            re.findall(r"then '([A-Z]+(?:_[A-Z]+)+)'", sql.split("reasons_listed as (")[1])
+            re.findall(r"then '([A-Z]+(?:_[A-Z]+)+)'", sql.split("{{ rows }}_reasoned as (")[1])
         )
     )
     accepted = _accepted_values(_model("finra_otc_transparency_rejects"), "reason_code")

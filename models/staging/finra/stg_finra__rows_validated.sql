@@ -95,80 +95,28 @@ publication_delays as (
     from {{ ref('publication_delays') }}
 ),
 
-rows_trimmed as (
-    select
-        raw_rows.capture_id,
-        raw_rows.line_number,
-        raw_rows.field_count,
-        captures.capture_week_ending,
-        captures.capture_tier,
-        captures.week_source,
-        captures.expected_field_count,
-        raw_rows.issue_name,
-        raw_rows.venue_name,
-        trim(raw_rows.tier_raw) as tier_text,
-        trim(raw_rows.week_start_raw) as week_start_text,
-        trim(raw_rows.week_ending_raw) as week_ending_text,
-        trim(raw_rows.last_update_date_raw) as last_update_date_text,
-        upper(trim(raw_rows.summary_type_raw)) as summary_type,
-        trim(raw_rows.symbol_raw) as symbol,
-        upper(trim(raw_rows.mpid_raw)) as mpid_text,
-        trim(raw_rows.firm_crd_raw) as firm_crd,
-        trim(raw_rows.shares_raw) as shares_text,
-        trim(raw_rows.trades_raw) as trades_text
-    from raw_rows
-    inner join captures on raw_rows.capture_id = captures.capture_id
-),
-
-rows_typed as (
-    select
-        rows_trimmed.*,
-        tier_keys.tier,
-        case
-            when {{ full_match('rows_trimmed.shares_text', '-?[0-9]{1,18}') }}
-                then case
-                    when abs(cast(rows_trimmed.shares_text as bigint)) <= {{ max_quantity }}
-                        then cast(rows_trimmed.shares_text as bigint)
-                end
-        end as total_shares,
-        case
-            when {{ full_match('rows_trimmed.trades_text', '-?[0-9]{1,18}') }}
-                then case
-                    when abs(cast(rows_trimmed.trades_text as bigint)) <= {{ max_quantity }}
-                        then cast(rows_trimmed.trades_text as bigint)
-                end
-        end as total_trades,
-        {{ parsed_iso_date('rows_trimmed.last_update_date_text') }} as source_last_update_date,
-        {{ parsed_iso_date('rows_trimmed.week_ending_text') }} as stated_week_ending,
-        {{ parsed_iso_date('rows_trimmed.week_start_text') }} as stated_week_start,
-        case rows_trimmed.summary_type
-            when 'ATS_W_SMBL_FIRM' then 'ATS'
-            when 'OTC_W_SMBL_FIRM' then 'NON_ATS'
-            when 'ATS_W_SMBL' then 'ATS'
-            when 'ATS_W_FIRM' then 'ATS'
-            when 'OTC_W_SMBL' then 'NON_ATS'
-            when 'OTC_W_FIRM' then 'NON_ATS'
-        end as venue_type,
-        coalesce(rows_trimmed.summary_type in ('ATS_W_SMBL', 'ATS_W_FIRM', 'OTC_W_SMBL', 'OTC_W_FIRM'), false)
-            as is_finra_total,
-        coalesce(rows_trimmed.summary_type in ('ATS_W_SMBL', 'OTC_W_SMBL'), false) as is_symbol_total
-    from rows_trimmed
-    left join tier_keys on {{ alias_key('rows_trimmed.tier_text') }} = tier_keys.alias_key
-),
-
-publication_dates as (
-    {#- each line's publication date: initialPublishedDate where the file has the column -#}
-    select
+publication_texts as (
+    {#- each line's publication date: initialPublishedDate where the file has the column; its
+        distinct texts, so that a file's few dates are parsed once, not once per line -#}
+    select distinct
         raw_publication_dates.capture_id,
         captures.capture_tier,
         case
             when raw_publication_dates.initial_published_date_raw is not null
-                then {{ parsed_iso_date('trim(raw_publication_dates.initial_published_date_raw)') }}
-            else {{ parsed_iso_date('trim(raw_publication_dates.last_update_date_raw)') }}
-        end as published_date
+                then trim(raw_publication_dates.initial_published_date_raw)
+            else trim(raw_publication_dates.last_update_date_raw)
+        end as published_text
     from raw_publication_dates
     inner join captures on raw_publication_dates.capture_id = captures.capture_id
     where captures.week_source = 'publication_delay'
+),
+
+publication_dates as (
+    select
+        capture_id,
+        capture_tier,
+        {{ parsed_iso_date('published_text') }} as published_date
+    from publication_texts
 ),
 
 publication_weeks as (
@@ -189,28 +137,132 @@ publication_weeks as (
     group by publication_dates.capture_id
 ),
 
-rows_placed as (
+{# The duplicate check (DUPLICATE_KEY) in two steps, because a window over every wide row
+    costs more than all the rest of this model (DuckDB sorts, and spills, the whole rows): a
+    narrow pass hashes each line's key, read apart from the rows above like the publication
+    dates; only the lines whose key hash repeats (a few, and every line of a repeated key
+    among them) are validated a second time (the same chain, below) and numbered exactly.
+    Every other accepted line is the only one of its key. The key is the chain's own
+    (macros/venue_key.sql, fields trimmed as in rows_trimmed). #}
+{%- set line_key_hash = key_hash([
+    'capture_id',
+    'trim(symbol_raw)',
+    venue_type('upper(trim(summary_type_raw))'),
+    venue_key('upper(trim(mpid_raw))', 'venue_name', 'trim(firm_crd_raw)', 'upper(trim(summary_type_raw))'),
+]) %}
+
+raw_keys as (
+    select
+        capture_id,
+        symbol_raw,
+        summary_type_raw,
+        mpid_raw,
+        firm_crd_raw,
+        venue_name
+    from {{ source('finra', 'finra_rows') }}
+    where {{ captures_in_build(week_column='capture_week_ending') }}
+),
+
+repeated_key_hashes as (
+    select {{ line_key_hash }} as key_hash
+    from raw_keys
+    group by {{ line_key_hash }}
+    having count(*) > 1
+),
+
+raw_candidate_rows as (
+    select
+        capture_id,
+        line_number,
+        field_count,
+        tier_raw,
+        week_start_raw,
+        week_ending_raw,
+        last_update_date_raw,
+        summary_type_raw,
+        symbol_raw,
+        issue_name,
+        firm_crd_raw,
+        venue_name,
+        mpid_raw,
+        shares_raw,
+        trades_raw
+    from {{ source('finra', 'finra_rows') }}
+    where
+        {{ captures_in_build(week_column='capture_week_ending') }}
+        and {{ line_key_hash }} in (select repeated_key_hashes.key_hash from repeated_key_hashes)
+),
+
+{# The validation chain, of every line (rows_) and again of the duplicate candidates (its
+    CTEs are not indented under the loop). #}
+-- sqlfluff:indentation:template_blocks_indent:false
+{% for rows, raw in [('rows', 'raw_rows'), ('candidates', 'raw_candidate_rows')] %}
+{{ rows }}_trimmed as (
+    select
+        raw_rows.capture_id,
+        raw_rows.line_number,
+        raw_rows.field_count,
+        captures.capture_week_ending,
+        captures.capture_tier,
+        captures.week_source,
+        captures.expected_field_count,
+        raw_rows.issue_name,
+        raw_rows.venue_name,
+        trim(raw_rows.tier_raw) as tier_text,
+        trim(raw_rows.week_start_raw) as week_start_text,
+        trim(raw_rows.week_ending_raw) as week_ending_text,
+        trim(raw_rows.last_update_date_raw) as last_update_date_text,
+        upper(trim(raw_rows.summary_type_raw)) as summary_type,
+        trim(raw_rows.symbol_raw) as symbol,
+        upper(trim(raw_rows.mpid_raw)) as mpid_text,
+        trim(raw_rows.firm_crd_raw) as firm_crd,
+        trim(raw_rows.shares_raw) as shares_text,
+        trim(raw_rows.trades_raw) as trades_text
+    from {{ raw }} as raw_rows
+    inner join captures on raw_rows.capture_id = captures.capture_id
+),
+
+{{ rows }}_typed as (
+    select
+        rows_trimmed.*,
+        tier_keys.tier,
+        case
+            when {{ full_match('rows_trimmed.shares_text', '-?[0-9]{1,18}') }}
+                then case
+                    when abs(cast(rows_trimmed.shares_text as bigint)) <= {{ max_quantity }}
+                        then cast(rows_trimmed.shares_text as bigint)
+                end
+        end as total_shares,
+        case
+            when {{ full_match('rows_trimmed.trades_text', '-?[0-9]{1,18}') }}
+                then case
+                    when abs(cast(rows_trimmed.trades_text as bigint)) <= {{ max_quantity }}
+                        then cast(rows_trimmed.trades_text as bigint)
+                end
+        end as total_trades,
+        {{ parsed_iso_date('rows_trimmed.last_update_date_text') }} as source_last_update_date,
+        {{ parsed_iso_date('rows_trimmed.week_ending_text') }} as stated_week_ending,
+        {{ parsed_iso_date('rows_trimmed.week_start_text') }} as stated_week_start,
+        {{ venue_type('rows_trimmed.summary_type') }} as venue_type,
+        coalesce(rows_trimmed.summary_type in ('ATS_W_SMBL', 'ATS_W_FIRM', 'OTC_W_SMBL', 'OTC_W_FIRM'), false)
+            as is_finra_total,
+        {{ is_symbol_total('rows_trimmed.summary_type') }} as is_symbol_total
+    from {{ rows }}_trimmed as rows_trimmed
+    left join tier_keys on {{ alias_key('rows_trimmed.tier_text') }} = tier_keys.alias_key
+),
+
+{{ rows }}_placed as (
     select
         rows_typed.*,
         publication_weeks.publication_week_ending
-    from rows_typed
+    from {{ rows }}_typed as rows_typed
     left join publication_weeks on rows_typed.capture_id = publication_weeks.capture_id
 ),
 
-venues_keyed as (
+{{ rows }}_keyed as (
     select
         *,
-        {#- The venue key (DOMAIN.md §2): the MPID; else the De Minimis bucket; else a non-ATS
-            firm's CRD number. A symbol total has no venue. -#}
-        case
-            when coalesce(mpid_text, '') <> '' then mpid_text
-            when is_symbol_total then null
-            when upper(trim(venue_name)) = 'DE MINIMIS FIRMS' then 'DE_MINIMIS'
-            when
-                coalesce(venue_type, 'NON_ATS') = 'NON_ATS'
-                and {{ full_match('firm_crd', '[0-9]{1,12}') }}
-                then 'CRD' || firm_crd
-        end as mpid,
+        {{ venue_key('mpid_text', 'venue_name', 'firm_crd', 'summary_type') }} as mpid,
         {#- Each row's own week where its file states one per row (rules 1 and 2, and the
             previous-Friday rule); a week found from the publication date is the file's. -#}
         case week_source
@@ -220,10 +272,10 @@ venues_keyed as (
             when 'previous_friday' then {{ week_ending_from_last_update('source_last_update_date') }}
             when 'publication_delay' then publication_week_ending
         end as row_week_ending
-    from rows_placed
+    from {{ rows }}_placed
 ),
 
-reasons_listed as (
+{{ rows }}_reasoned as (
     select
         *,
         case
@@ -286,21 +338,42 @@ reasons_listed as (
                 case when total_shares = 0 and total_trades = 0 then 'ZERO_VOLUME' end
             )
         end as row_reason_codes
-    from venues_keyed
+    from {{ rows }}_keyed
+),
+
+{% endfor %}
+
+duplicate_lines as (
+    {#- the second and later accepted lines of a key, by line number -#}
+    select
+        capture_id,
+        line_number
+    from (
+        select
+            capture_id,
+            line_number,
+            row_number() over (
+                partition by capture_id, symbol, venue_type, mpid
+                order by line_number
+            ) as key_occurrence
+        from candidates_reasoned
+        where row_reason_codes = '' and not is_finra_total
+    ) as candidates_numbered
+    where key_occurrence > 1
 ),
 
 duplicates_flagged as (
     select
-        *,
-        case
-            when row_reason_codes = '' and not is_finra_total
-                then row_number() over (
-                    partition by
-                        capture_id, row_reason_codes = '' and not is_finra_total, symbol, venue_type, mpid
-                    order by line_number
-                )
-        end as key_occurrence
-    from reasons_listed
+        rows_reasoned.*,
+        rows_reasoned.row_reason_codes = ''
+        and not rows_reasoned.is_finra_total
+        and (rows_reasoned.capture_id, rows_reasoned.line_number) in (
+            select
+                duplicate_lines.capture_id,
+                duplicate_lines.line_number
+            from duplicate_lines
+        ) as is_duplicate
+    from rows_reasoned
 ),
 
 final as (
@@ -319,14 +392,14 @@ final as (
         total_shares,
         total_trades,
         case
-            when key_occurrence > 1 then 'DUPLICATE_KEY'
+            when is_duplicate then 'DUPLICATE_KEY'
             else row_reason_codes
         end as reason_codes,
         case
-            when key_occurrence > 1 then 'DUPLICATE_KEY'
+            when is_duplicate then 'DUPLICATE_KEY'
             else nullif({{ dbt.split_part('row_reason_codes', "','", 1) }}, '')
         end as reason_code,
-        row_reason_codes = '' and coalesce(key_occurrence, 1) = 1 and not is_finra_total as is_accepted,
+        row_reason_codes = '' and not is_finra_total and not is_duplicate as is_accepted,
         row_reason_codes = '' and is_finra_total as is_finra_total
     from duplicates_flagged
 )
