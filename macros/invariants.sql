@@ -44,3 +44,16 @@
     {%- endfor -%}
     {{ return(dbt.concat(parts) if parts | length > 1 else parts[0]) }}
 {% endmacro %}
+
+{#- A subquery: the key hashes (key_hash) of `columns` that more than one row of `relation`
+    (optionally only where `condition`) has; the rows of a repeated key are among them. -#}
+{% macro repeated_hashes(relation, columns, condition=none) %}
+    {%- set hashed -%}
+        select {{ key_hash(columns) }} as key_hash
+        from {{ relation }}
+        {% if condition %}where {{ condition }}{% endif %}
+        group by {{ key_hash(columns) }}
+        having count(*) > 1
+    {%- endset -%}
+    {{ return(hashed) }}
+{% endmacro %}

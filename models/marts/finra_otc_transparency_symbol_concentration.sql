@@ -1,6 +1,9 @@
 {#
     hhi = sum(v^2) / (sum v)^2 with exact 38-digit integer numerator and denominator and one
-    final division (DOMAIN.md §4); 0 when the symbol traded no shares.
+    final division (DOMAIN.md §4); 0 when the symbol traded no shares. The venues are ranked
+    under a small integer per capture (capture_key, numbered in this query) instead of the
+    capture id: the window then sorts a third of the bytes and DuckDB spills none of them; the
+    capture's id, week and tier join back per symbol.
 #}
 
 with
@@ -8,8 +11,6 @@ with
 venue_volumes as (
     select
         capture_id,
-        week_ending,
-        tier,
         symbol,
         mpid,
         total_shares
@@ -20,31 +21,37 @@ venue_volumes as (
 captures as (
     select
         capture_id,
+        week_ending,
+        tier,
         captured_at
     from {{ ref('stg_finra__captures') }}
     where {{ captures_in_build() }}
 ),
 
-venues_ranked as (
+capture_keys as (
     select
         capture_id,
-        week_ending,
-        tier,
-        symbol,
-        mpid,
-        total_shares,
+        row_number() over (order by capture_id) as capture_key
+    from captures
+),
+
+venues_ranked as (
+    select
+        capture_keys.capture_key,
+        venue_volumes.symbol,
+        venue_volumes.mpid,
+        venue_volumes.total_shares,
         row_number() over (
-            partition by capture_id, symbol
-            order by total_shares desc, mpid asc
+            partition by capture_keys.capture_key, venue_volumes.symbol
+            order by venue_volumes.total_shares desc, venue_volumes.mpid asc
         ) as venue_rank
     from venue_volumes
+    inner join capture_keys on venue_volumes.capture_id = capture_keys.capture_id
 ),
 
 symbols_aggregated as (
     select
-        capture_id,
-        week_ending,
-        tier,
+        capture_key,
         symbol,
         count(*) as venue_count,  -- = count(distinct mpid), see int_symbol_weeks_summarized
         sum({{ exact_integer('total_shares') }} * {{ exact_integer('total_shares') }}) as sum_squared_volume,
@@ -53,15 +60,15 @@ symbols_aggregated as (
         sum(case when venue_rank = 1 then total_shares else 0 end) as top_volume,
         sum(case when venue_rank <= 3 then total_shares else 0 end) as top3_volume
     from venues_ranked
-    group by capture_id, week_ending, tier, symbol
+    group by capture_key, symbol
 ),
 
 final as (
     select
-        symbols_aggregated.capture_id,
+        captures.capture_id,
         captures.captured_at,
-        symbols_aggregated.week_ending,
-        symbols_aggregated.tier,
+        captures.week_ending,
+        captures.tier,
         symbols_aggregated.symbol,
         symbols_aggregated.venue_count,
         case
@@ -83,7 +90,8 @@ final as (
             else 0.0
         end as top3_share
     from symbols_aggregated
-    inner join captures on symbols_aggregated.capture_id = captures.capture_id
+    inner join capture_keys on symbols_aggregated.capture_key = capture_keys.capture_key
+    inner join captures on capture_keys.capture_id = captures.capture_id
 )
 
 select * from final

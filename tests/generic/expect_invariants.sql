@@ -95,7 +95,9 @@
     {%- do checks.append(failing) -%}
 {%- endfor -%}
 
-{#- Groups: one failing group each. -#}
+{#- Groups: one failing group each. A unique check groups exactly only the rows whose key
+    hash repeats (repeated_hashes): grouping millions of wide keys at once spills, a hash
+    does not. -#}
 {%- for columns in combinations -%}
     {%- set grouped -%}
         select
@@ -104,6 +106,7 @@
             {{ invariant_text(columns) }} as failing_value,
             count(*) as n_records
         from {{ model }}
+        where {{ key_hash(columns) }} in ({{ repeated_hashes(model, columns) }})
         group by {{ columns | join(', ') }}
         having count(*) > 1
     {%- endset -%}
@@ -152,7 +155,9 @@
             {{ invariant_text(latest_key) }} as failing_value,
             count(*) as n_records
         from {{ latest }}
-        where {{ weeks_in_build() }}
+        where
+            {{ weeks_in_build() }}
+            and {{ key_hash(latest_key) }} in ({{ repeated_hashes(latest, latest_key, weeks_in_build()) }})
         group by {{ latest_key | join(', ') }}
         having count(*) > 1
     {%- endset -%}
