@@ -29,10 +29,7 @@ captures as (
 ),
 
 capture_keys as (
-    select
-        capture_id,
-        row_number() over (order by capture_id) as capture_key
-    from captures
+    {{ capture_keys('captures') }}
 ),
 
 venues_ranked as (
