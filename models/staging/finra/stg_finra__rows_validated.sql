@@ -23,25 +23,30 @@
 {#- Quantities above this are INVALID (DOMAIN.md §2), so that no BIGINT sum can overflow. -#}
 {%- set max_quantity = 10000000000000 %}
 
+{#- The raw columns the validation reads (every line's, and the duplicate candidates'). -#}
+{%- set raw_columns = [
+    'capture_id',
+    'line_number',
+    'field_count',
+    'tier_raw',
+    'week_start_raw',
+    'week_ending_raw',
+    'last_update_date_raw',
+    'summary_type_raw',
+    'symbol_raw',
+    'issue_name',
+    'firm_crd_raw',
+    'venue_name',
+    'mpid_raw',
+    'shares_raw',
+    'trades_raw',
+] %}
+
 with
 
 raw_rows as (
     select
-        capture_id,
-        line_number,
-        field_count,
-        tier_raw,
-        week_start_raw,
-        week_ending_raw,
-        last_update_date_raw,
-        summary_type_raw,
-        symbol_raw,
-        issue_name,
-        firm_crd_raw,
-        venue_name,
-        mpid_raw,
-        shares_raw,
-        trades_raw
+        {{ raw_columns | join(',\n        ') }}
     from {{ source('finra', 'finra_rows') }}
     where {{ captures_in_build(week_column='capture_week_ending') }}
 ),
@@ -172,21 +177,7 @@ repeated_key_hashes as (
 
 raw_candidate_rows as (
     select
-        capture_id,
-        line_number,
-        field_count,
-        tier_raw,
-        week_start_raw,
-        week_ending_raw,
-        last_update_date_raw,
-        summary_type_raw,
-        symbol_raw,
-        issue_name,
-        firm_crd_raw,
-        venue_name,
-        mpid_raw,
-        shares_raw,
-        trades_raw
+        {{ raw_columns | join(',\n        ') }}
     from {{ source('finra', 'finra_rows') }}
     where
         {{ captures_in_build(week_column='capture_week_ending') }}
