@@ -59,7 +59,7 @@ SPARK_RAW_DDL = (
         capture_id string, run_id string, week_ending date, tier string, source_file string,
         file_sha256 string, layout string, expected_field_count int, rows_read int,
         calc_versions string, captured_at timestamp, file_size bigint, file_mtime_ns bigint,
-        week_source string
+        week_source string, delimiter string, field_order string
     ) using parquet
     """,
     """
@@ -75,6 +75,10 @@ SPARK_RAW_DDL = (
     ) using parquet
     """,
 )
+
+# Columns added to SPARK_RAW_DDL's tables after Spark warehouses existed: ensure_raw_tables
+# adds them to a warehouse that lacks them (table -> column definitions, in DDL order).
+SPARK_ADDED_COLUMNS = {"captures": ("delimiter string", "field_order string")}
 
 # Raw tables copied whole into the mirror (small: one row per capture, event or test), and
 # the one that starts empty there (the rows of earlier captures are never read back).
@@ -482,8 +486,14 @@ def capture_id_first(table: Any) -> Any:
 
 
 def ensure_raw_tables(spark: Endpoint) -> None:
+    """Create the raw tables Spark lacks, and add SPARK_ADDED_COLUMNS to older ones."""
     for statement in SPARK_RAW_DDL:
         spark.sql(statement)
+    for table, definitions in SPARK_ADDED_COLUMNS.items():
+        present = set(spark.table_columns(f"raw.{table}"))
+        missing = [d for d in definitions if d.split()[0] not in present]
+        if missing:
+            spark.sql(f"alter table raw.{table} add columns ({', '.join(missing)})")
 
 
 # ---------------------------------------------------------------- the mirror

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import gzip
 import hashlib
@@ -19,8 +20,6 @@ from . import formats, ledger
 from .discover import SourceFile, is_gzip
 from .formats import RAW_FIELDS
 from .tiers import publication_delay_weeks
-
-LOAD_BATCH_FILES = 12
 
 
 @dataclass(frozen=True)
@@ -67,6 +66,18 @@ def file_digest(path: Path) -> str:
 
 # raw.finra_rows column of each raw field (names that are not `<field>_raw` are kept as given)
 RAW_COLUMNS = {field: field if field.endswith("_name") else f"{field}_raw" for field in RAW_FIELDS}
+
+
+def field_order(header: formats.Header) -> str | None:
+    """The raw columns of the header's fields in file order, comma-separated
+    ('tier_raw,symbol_raw,...'), or None when a field has no raw column of its own (a name
+    we do not know, one given twice). Stored with a capture: a line of exactly these fields
+    is the fields joined by the file's delimiter, so the loader may leave its raw_line null
+    (the macro finra_raw_line rebuilds it)."""
+    if len(header.columns) != header.field_count:
+        return None
+    by_position = sorted(header.columns, key=header.columns.__getitem__)
+    return ",".join(RAW_COLUMNS[field] for field in by_position)
 
 
 @dataclass
@@ -184,11 +195,12 @@ def load_captures(
     """Insert the data records of every capture's file into raw.finra_rows, set-based.
 
     Delimited files without quotes are read by DuckDB's multi-file CSV reader, in parallel,
-    into a temp table of lines, then split on their delimiter in one statement per batch
-    into raw.finra_rows (physical line numbers, line ends stripped, blank lines skipped but
-    counted); the other files (quoted, JSON, lone CRs: duckdb_new_line) are parsed in Python
-    (formats) into a landing CSV that DuckDB reads. Then the captures and their `loaded`
-    events are recorded, all in one transaction: a load that is killed leaves nothing behind.
+    into a temp table of lines (duckdb_new_line); the other files (quoted, JSON, lone CRs) are
+    parsed in Python (formats) into a landing CSV. Then, in one transaction, the landed rows
+    and the lines split on their file's delimiter go into raw.finra_rows (physical line
+    numbers, line ends stripped, blank lines skipped but counted), and the captures and their
+    `loaded` events are recorded: a load that is killed leaves nothing behind. (The lines are
+    read before the transaction: DuckDB scans a temp table filled inside one at half speed.)
     A capture whose file has a file-level error (rows of several weeks, not readable to its
     end) gets a `failed` event naming it. Returns, per capture id, its rows read and that
     error.
@@ -196,43 +208,53 @@ def load_captures(
     if not captures:
         return {}
     parsed: dict[str, Parsed] = {}
-    con.execute("begin transaction")
+    con.execute(_CREATE_LOAD_FILES)
     try:
-        con.execute(_CREATE_LOAD_FILES)
         with tempfile.TemporaryDirectory(prefix="spine-load-") as scratch_dir:
-            scratch = Path(scratch_dir)
-            for first in range(0, len(captures), LOAD_BATCH_FILES):  # bounded memory per batch
-                batch = captures[first : first + LOAD_BATCH_FILES]
-                _load_batch(con, batch, parsed, scratch)
-        con.execute(_INSERT_CAPTURES, [json.dumps(calc_versions, sort_keys=True), captured_at])
-        con.execute(_INSERT_EVENTS, [captured_at])
-        failed_at = captured_at + timedelta(microseconds=1)  # after its `loaded` event
-        for capture in captures:
-            error = parsed[capture.capture_id].error
-            if error:
-                ledger.append_events(con, [capture.capture_id], "failed", error, failed_at)
-        con.execute("drop table load_files")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+            landing = Path(scratch_dir) / "rows.csv"
+            direct = _land(captures, parsed, landing)
+            con.executemany(
+                f"insert into load_files values ({', '.join(['?'] * _LOAD_FILES_WIDTH)})",
+                [_file_row(c, parsed.get(c.capture_id)) for c in captures],
+            )
+            _read_lines(con, direct)
+            con.execute("begin transaction")
+            try:
+                con.execute(_INSERT_LANDED_ROWS, [str(landing)])
+                if direct:
+                    con.execute(_INSERT_SPLIT_ROWS)
+                    _count_rows(con, [capture for capture, *_ in direct], parsed)
+                con.execute(
+                    _INSERT_CAPTURES, [json.dumps(calc_versions, sort_keys=True), captured_at]
+                )
+                con.execute(_INSERT_EVENTS, [captured_at])
+                failed_at = captured_at + timedelta(microseconds=1)  # after its `loaded` event
+                for capture in captures:
+                    error = parsed[capture.capture_id].error
+                    if error:
+                        ledger.append_events(con, [capture.capture_id], "failed", error, failed_at)
+                con.execute("commit")
+            except BaseException:
+                con.execute("rollback")
+                raise
+    finally:
+        with contextlib.suppress(duckdb.Error):  # after a failure the connection may be gone
+            con.execute("drop table if exists load_lines")
+            con.execute("drop table if exists load_files")
     return parsed
 
 
-def _load_batch(
-    con: duckdb.DuckDBPyConnection,
-    batch: list[Capture],
-    parsed: dict[str, Parsed],
-    scratch: Path,
-) -> None:
-    """Land one batch of files: those DuckDB reads straight from the file (duckdb_new_line),
-    the rest through the landing CSV; record each capture's rows read and file-level error
-    in `parsed`."""
-    direct: list[tuple[Capture, str, bool, int]] = []  # capture, new line, gzip, size
-    landing = scratch / "rows.csv"
+def _land(
+    captures: list[Capture], parsed: dict[str, Parsed], landing: Path
+) -> list[tuple[Capture, str, bool, int]]:
+    """Read every capture's file: write the records of those parsed in Python to the landing
+    CSV (recording their rows read and file-level error in `parsed`, as for a file that
+    cannot be read), and return those DuckDB reads straight from the file (duckdb_new_line):
+    (capture, line end, gzip, size)."""
+    direct: list[tuple[Capture, str, bool, int]] = []
     with landing.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator="\n")
-        for capture in batch:
+        for capture in captures:
             source = capture.source
             try:
                 data, compressed = read_bytes(source.path)
@@ -245,18 +267,16 @@ def _load_batch(
                 parsed[capture.capture_id] = _write_rows(writer, capture, data)
             else:
                 direct.append((capture, new_line, compressed, len(data)))
-    con.executemany(
-        f"insert into load_files values ({', '.join(['?'] * _LOAD_FILES_WIDTH)})",
-        [_file_row(c, parsed.get(c.capture_id)) for c in batch],
-    )
-    con.execute(_INSERT_LANDED_ROWS, [str(landing)])
-    if not direct:
-        return
-    _read_lines(con, direct)
-    con.execute(_INSERT_SPLIT_ROWS)
-    con.execute("drop table load_lines")
-    ids = [capture.capture_id for capture, *_ in direct]
-    weeks = [capture.source.week_ending for capture, *_ in direct]
+    return direct
+
+
+def _count_rows(
+    con: duckdb.DuckDBPyConnection, direct: list[Capture], parsed: dict[str, Parsed]
+) -> None:
+    """Record the rows read and the file-level error of each capture DuckDB split (in `parsed`
+    and load_files), from its rows' week texts."""
+    ids = [capture.capture_id for capture in direct]
+    weeks = [capture.source.week_ending for capture in direct]
     counts: dict[str, int] = {}
     texts: dict[str, list[tuple[str, int]]] = {}
     for capture_id, text, line, rows in con.execute(
@@ -264,14 +284,14 @@ def _load_batch(
     ).fetchall():
         counts[capture_id] = counts.get(capture_id, 0) + rows
         texts.setdefault(capture_id, []).append((text or "", line))
-    for capture, *_ in direct:
+    for capture in direct:
         rows = counts.get(capture.capture_id, 0)
         error = week_error(capture.source, texts.get(capture.capture_id, []))
         parsed[capture.capture_id] = Parsed(rows, error)
-        con.execute(
-            "update load_files set rows_read = ? where capture_id = ?",
-            [rows, capture.capture_id],
-        )
+    con.executemany(
+        "update load_files set rows_read = ? where capture_id = ?",
+        [[parsed[capture.capture_id].rows_read, capture.capture_id] for capture in direct],
+    )
 
 
 def _read_lines(
@@ -336,6 +356,7 @@ def _file_row(capture: Capture, parsed: Parsed | None) -> tuple[object, ...]:
         source.week_source,
         parsed.rows_read if parsed else None,
         source.delimiter,
+        field_order(source.header) if source.delimiter is not None else None,
         RAW_COLUMNS[week_field] if week_field in columns else None,
         *(None if columns.get(name) is None else columns[name] + 1 for name in RAW_FIELDS),
     )
@@ -345,11 +366,10 @@ _CREATE_LOAD_FILES = (
     "create or replace temp table load_files (capture_id varchar, run_id varchar,"
     " week_ending date, tier varchar, source_file varchar, file_sha256 varchar,"
     " layout varchar, field_count integer, file_size bigint, file_mtime_ns bigint,"
-    " week_source varchar, rows_read integer, delimiter varchar, week_column varchar, "
-    + ", ".join(f"pos_{name} integer" for name in RAW_FIELDS)
-    + ")"
+    " week_source varchar, rows_read integer, delimiter varchar, field_order varchar,"
+    " week_column varchar, " + ", ".join(f"pos_{name} integer" for name in RAW_FIELDS) + ")"
 )
-_LOAD_FILES_WIDTH = 14 + len(RAW_FIELDS)
+_LOAD_FILES_WIDTH = 15 + len(RAW_FIELDS)
 
 _LANDING_COLUMNS = ", ".join(
     f"'{name}': 'varchar'"
@@ -397,7 +417,9 @@ from read_csv(
 _DEFAULT_MAX_LINE_SIZE = 2_097_152  # DuckDB's own default
 
 # The lines split on the file's delimiter, straight into raw.finra_rows. A field beyond the
-# line's fields (a malformed line) or of a column the file lacks is null.
+# line's fields (a malformed line) or of a column the file lacks is null. A line of exactly
+# the fields of the file's field_order keeps no raw_line: it is those fields joined by the
+# delimiter (the macro finra_raw_line), and storing 15 M lines twice costs a third of a load.
 _INSERT_SPLIT_ROWS = f"""
 insert into raw.finra_rows by name
 with first_rows as (
@@ -410,8 +432,9 @@ with first_rows as (
 split as (
     select
         f.*,
+        f.field_count as expected_field_count,
         l.rowid - first_rows.first_row + 1 as line_number,
-        l.line as raw_line,
+        l.line,
         string_split(l.line, f.delimiter) as fields
     from load_lines as l
     inner join first_rows on l.capture_id = first_rows.capture_id
@@ -421,7 +444,7 @@ split as (
 select
     capture_id,
     cast(line_number as integer) as line_number,
-    raw_line,
+    case when field_order is null or len(fields) <> expected_field_count then line end as raw_line,
     cast(len(fields) as integer) as field_count,
     {", ".join(f"fields[pos_{n}] as {RAW_COLUMNS[n]}" for n in RAW_FIELDS)},
     week_ending as capture_week_ending
@@ -460,7 +483,9 @@ select
     ? as captured_at,
     file_size,
     file_mtime_ns,
-    week_source
+    week_source,
+    delimiter,
+    field_order
 from load_files
 """
 

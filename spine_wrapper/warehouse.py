@@ -102,7 +102,7 @@ RAW_DDL = (
     create table if not exists raw.finra_rows (
         capture_id varchar not null,
         line_number integer not null,
-        raw_line varchar not null,
+        raw_line varchar,
         field_count integer not null,
         tier_raw varchar,
         week_ending_raw varchar,
@@ -135,7 +135,9 @@ RAW_DDL = (
         captured_at timestamp not null,
         file_size bigint,
         file_mtime_ns bigint,
-        week_source varchar
+        week_source varchar,
+        delimiter varchar,
+        field_order varchar
     )
     """,
     # warehouses made before these columns existed
@@ -153,6 +155,10 @@ RAW_DDL = (
     ),
     # null on captures loaded before it: they were placed by the previous-Friday rule
     "alter table raw.captures add column if not exists week_source varchar",
+    # null raw_line: a line the capture's field_order rebuilds (load.field_order)
+    "alter table raw.finra_rows alter column raw_line drop not null",
+    "alter table raw.captures add column if not exists delimiter varchar",
+    "alter table raw.captures add column if not exists field_order varchar",
     """
     create table if not exists raw.capture_events (
         capture_id varchar not null,

@@ -150,6 +150,11 @@ def test_pipe_export_with_quotes_and_json_export_load_the_same_week(
     assert layout == "finra_json" and json.loads(raw)["MPID"] == records[0]["MPID"]
 
 
+# NON_ATS_HEADER's fields (formats.RAW_FIELDS), in its order
+NON_ATS_FIELDS = (
+    "tier", "week_start", "summary_type", "symbol", "issue_name", "firm_crd", "mpid",
+    "venue_name", "shares", "trades", "last_update_date",
+)  # fmt: skip
 NON_ATS_HEADER = (
     "tierIdentifier|weekStartDate|summaryTypeCode|issueSymbolIdentifier|issueName|"
     "firmCRDNumber|MPID|marketParticipantName|totalWeeklyShareQuantity|totalWeeklyTradeCount|"
@@ -453,6 +458,17 @@ def test_duckdb_split_and_python_csv_land_the_same_rows(
         f"select line_number, raw_line, field_count, {', '.join(columns)}"
         " from raw.finra_rows order by line_number",
     )
+    # The fast path keeps no text of a line of exactly the header's fields: those fields
+    # joined by the delimiter in the capture's field_order are the line (finra_raw_line)
+    [(delimiter, field_order)] = query(db, "select delimiter, field_order from raw.captures")
+    assert (delimiter, field_order) == ("|", ",".join(RAW_COLUMNS[f] for f in NON_ATS_FIELDS))
+    kept = [row[1] is not None for row in landed]
+    assert kept == ([False, True, True, False, False] if new_line else [True] * 5)
+    rebuilt = [dict(zip(columns, values, strict=True)) for _, _, _, *values in landed]
+    landed = [
+        (line, raw or delimiter.join(fields[c] for c in field_order.split(",")), count, *values)
+        for (line, raw, count, *values), fields in zip(landed, rebuilt, strict=True)
+    ]
     found = identify(path)
     file_bytes = read_bytes(path)[0]
     present = [name in found.header.columns for name in formats.RAW_FIELDS]

@@ -375,6 +375,7 @@ INLINE = """{{ tojson({
     'capture_statuses': capture_statuses(),
     'sort_versions': sort_versions(__VERSIONS__),
     'build_vars': build_vars().keys() | list,
+    'finra_field_columns': finra_field_columns(),
 }) }}""".replace(
     "__VERSIONS__",
     json.dumps(sorted({*VERSIONS, *(r["version"] for r in _seed_rows("calc_versions"))})),
@@ -722,6 +723,21 @@ def test_a_migrated_warehouse_has_the_columns_of_a_new_one() -> None:
         for statement in RAW_DDL:
             con.execute(statement)
         assert _raw_columns(con) == new
+
+
+def test_raw_line_rebuild_names_the_loaders_field_columns(dbt_side: DbtSide) -> None:
+    """The macro that rebuilds a line the loader kept no text of (finra_raw_line) joins the
+    columns the loader's field_order names: finra_field_columns() is load.RAW_COLUMNS."""
+    assert dbt_side.rendered["finra_field_columns"] == list(load.RAW_COLUMNS.values())
+
+
+def test_spark_added_columns_are_in_the_spark_ddl() -> None:
+    """The columns ensure_raw_tables adds to an older Spark warehouse are its DDL's last ones."""
+    on_spark = _spark_raw_columns()
+    for table, definitions in engines.SPARK_ADDED_COLUMNS.items():
+        added = [tuple(d.split()) for d in definitions]
+        want = [(name, SPARK_TYPES[kind]) for name, kind in added]
+        assert on_spark[table][-len(want) :] == want, table
 
 
 def test_every_writer_names_columns_of_the_raw_tables() -> None:

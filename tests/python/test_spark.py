@@ -235,6 +235,9 @@ def test_acceptance_figures_hold_on_spark(exported: Path) -> None:
     assert [
         (Path(r["source_file"]).name, r["line_number"], r["reason_codes"]) for r in rejects
     ] == [("finra_otc_weekly_otc_20251229.csv", 4656, "EMPTY_SYMBOL")]
+    # a quote-free file's line is stored as fields only, and rebuilt by Spark SQL when read
+    real_lines = (FINRA_DIR / "finra_otc_weekly_otc_20251229.csv").read_text().splitlines()
+    assert [r["raw_line"] for r in rejects] == [real_lines[4655]]
     venues = _as_dicts(out, "venue_share_latest", OTC)
     assert len(_as_dicts(out, "symbol_venue_share_latest", OTC)) == 15174
     otcn = sorted(
@@ -469,3 +472,24 @@ def test_status_and_plan_see_a_published_capture_missing_from_a_mart(spark_dir: 
     assert f"2025-11-14 OTC: incomplete (published, but no rows in {mart})" in status.output
     planned = _cli("plan", *week, "--source-dir", str(FINRA_DIR), *_spark(spark_dir))
     assert f"latest has no rows in {mart}" in planned, planned
+
+
+def test_an_older_spark_warehouse_gains_the_added_raw_columns(spark_dir: Path) -> None:
+    """A Spark warehouse whose raw.captures predates SPARK_ADDED_COLUMNS gets them (null on its
+    rows, which keep their values) the next time the wrapper opens it."""
+    spark = engines.spark_session(spark_dir)
+    added = [d.split()[0] for d in engines.SPARK_ADDED_COLUMNS["captures"]]
+    kept = [c for c in spark.table("raw.captures").columns if c not in added]
+    before = sorted(map(tuple, spark.table("raw.captures").select(*kept).collect()))
+    spark.sql("alter table raw.captures rename to raw.captures_now")
+    try:
+        spark.sql(f"create table raw.captures using parquet as select {', '.join(kept)}"
+                  " from raw.captures_now")  # fmt: skip
+        engines.ensure_raw_tables(engines.SessionEndpoint(spark, spark_dir / "landing"))
+        table = spark.table("raw.captures")
+        assert table.columns == [*kept, *added]
+        assert sorted(map(tuple, table.select(*kept).collect())) == before
+        assert table.where(" or ".join(f"{c} is not null" for c in added)).count() == 0
+    finally:
+        spark.sql("drop table if exists raw.captures")
+        spark.sql("alter table raw.captures_now rename to raw.captures")
