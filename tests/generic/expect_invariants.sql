@@ -17,7 +17,9 @@
                                                    per group exactly start_value..start_value+n-1
       relationships    {column: relation}          every non-null value is a capture_id there
       latest           a `_latest` view            its rows are unique on latest_key (the
-      latest_key       [columns]                   view is read for the weeks in the build)
+      latest_key       [columns]                   view is read for the weeks in the build):
+                                                   [week_ending, tier] + key without capture_id,
+                                                   checked as one capture per (week, tier)
 
     Returns one row per failing row or group: `invariant` (the check, e.g.
     `not_null(symbol)`), `failing_value` (the values that fail it, as text), `n_records`, and
@@ -147,19 +149,27 @@
     {%- endset -%}
     {%- do checks.append(grouped) -%}
 {%- endfor -%}
+{#- The `_latest` view is unique on latest_key = (week_ending, tier) + the key without
+    capture_id exactly when it holds one capture per (week, tier): each capture is unique on
+    the key (checked when it was built; its rows never change after). So that is what is
+    checked, a group by of the few (week, tier)s instead of a hash of every row. -#}
 {%- if latest is not none -%}
+    {%- set per_capture = key | reject('equalto', 'capture_id') | list -%}
+    {%- if 'capture_id' not in key or latest_key != ['week_ending', 'tier'] + per_capture -%}
+        {{ exceptions.raise_compiler_error(
+            "expect_invariants: latest_key must be [week_ending, tier] + key without capture_id, got "
+            ~ latest_key ~ " for key " ~ key) }}
+    {%- endif -%}
     {%- set grouped -%}
         select
-            {{ 'min(capture_id) as capture_id,' if keyed }}
+            min(capture_id) as capture_id,
             {{ string_literal('unique(' ~ latest.identifier ~ ': ' ~ latest_key | join(', ') ~ ')') }} as invariant,
-            {{ invariant_text(latest_key) }} as failing_value,
+            {{ string_literal('captures ') }} || min(capture_id) || ', ' || max(capture_id) as failing_value,
             count(*) as n_records
         from {{ latest }}
-        where
-            {{ weeks_in_build() }}
-            and {{ key_hash(latest_key) }} in ({{ repeated_hashes(latest, latest_key, weeks_in_build()) }})
-        group by {{ latest_key | join(', ') }}
-        having count(*) > 1
+        where {{ weeks_in_build() }}
+        group by week_ending, tier
+        having min(capture_id) <> max(capture_id)
     {%- endset -%}
     {%- do checks.append(grouped) -%}
 {%- endif -%}
