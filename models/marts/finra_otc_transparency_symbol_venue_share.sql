@@ -26,7 +26,7 @@ symbol_volumes as (
         symbol,
         total_volume
     from {{ ref('int_symbol_weeks_summarized') }}
-    where {{ captures_in_build() }}
+    where {{ captures_in_build(week_column='week_ending') }}
 ),
 
 captures as (

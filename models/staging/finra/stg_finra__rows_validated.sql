@@ -23,24 +23,10 @@
 {#- Quantities above this are INVALID (DOMAIN.md §2), so that no BIGINT sum can overflow. -#}
 {%- set max_quantity = 10000000000000 %}
 
-{#- The raw columns the validation reads (every line's, and the duplicate candidates'). -#}
-{%- set raw_columns = [
-    'capture_id',
-    'line_number',
-    'field_count',
-    'tier_raw',
-    'week_start_raw',
-    'week_ending_raw',
-    'last_update_date_raw',
-    'summary_type_raw',
-    'symbol_raw',
-    'issue_name',
-    'firm_crd_raw',
-    'venue_name',
-    'mpid_raw',
-    'shares_raw',
-    'trades_raw',
-] %}
+{#- The raw columns the validation reads (every line's, and the duplicate candidates'): all
+    the field columns but the publication date, which is read apart (raw_publication_dates). -#}
+{%- set raw_columns = ['capture_id', 'line_number', 'field_count']
+    + finra_field_columns() | reject('equalto', 'initial_published_date_raw') | list %}
 
 with
 
