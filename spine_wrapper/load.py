@@ -451,8 +451,8 @@ select
 from split
 """
 
-# Per capture of the batch (ids, first and last week: the week range skips the row groups of
-# other batches), each distinct text of its week field with its first line and its rows.
+# Per capture of the load (ids, first and last week: the week range skips the row groups of
+# other weeks), each distinct text of its week field with its first line and its rows.
 _WEEK_TEXTS = f"""
 select
     r.capture_id,
